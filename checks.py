@@ -1,0 +1,151 @@
+"""Django-style system checks: `manage.py check [--deploy]` and the production start-up gate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from settings import DEFAULT_SECRET_KEY, Settings
+
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+
+
+class Level(IntEnum):
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+
+
+@dataclass(frozen=True)
+class CheckMessage:
+    id: str
+    level: Level
+    msg: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f"\n\tHINT: {self.hint}" if self.hint else ""
+        return f"?: ({self.id}) {self.msg}{hint}"
+
+
+class ImproperlyConfigured(Exception):
+    """Raised at start-up when the settings are unsafe for the environment."""
+
+    def __init__(self, problems: list[CheckMessage]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"Refusing to start with unsafe settings:\n{lines}")
+
+
+def _weak_secret_key(settings: Settings) -> bool:
+    key = settings.secret_key.get_secret_value()
+    return (
+        key == DEFAULT_SECRET_KEY
+        or key.startswith("insecure")
+        or len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    )
+
+
+def security_errors(settings: Settings) -> list[CheckMessage]:
+    """Problems that stop a production start (each one a message of its own)."""
+    problems: list[CheckMessage] = []
+    if _weak_secret_key(settings):
+        problems.append(
+            CheckMessage(
+                "security.E009",
+                Level.ERROR,
+                "SECRET_KEY is the default, shorter than "
+                f"{SECRET_KEY_MIN_LENGTH} characters or has fewer than "
+                f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} unique characters.",
+                'Generate one: python -c "import secrets; print(secrets.token_urlsafe(64))"',
+            )
+        )
+    if settings.debug:
+        problems.append(
+            CheckMessage(
+                "security.E018",
+                Level.ERROR,
+                "DEBUG is on in production.",
+                "Set DEBUG=false.",
+            )
+        )
+    if not settings.allowed_hosts:
+        problems.append(
+            CheckMessage(
+                "security.E020",
+                Level.ERROR,
+                "ALLOWED_HOSTS is empty in production.",
+                "Set ALLOWED_HOSTS to the comma-separated host names the site answers to.",
+            )
+        )
+    return problems
+
+
+def deploy_checks(settings: Settings) -> list[CheckMessage]:
+    """Everything `check --deploy` reports: the start-up gate plus hardening advice."""
+    messages = security_errors(settings)
+    if not settings.cookie_secure:
+        messages.append(
+            CheckMessage(
+                "security.W012",
+                Level.WARNING,
+                "Session cookies are not marked Secure.",
+                "Set SESSION_COOKIE_SECURE=true (the default in production).",
+            )
+        )
+    if not settings.secure_ssl_redirect:
+        messages.append(
+            CheckMessage(
+                "security.W008",
+                Level.WARNING,
+                "SECURE_SSL_REDIRECT is off: plain HTTP requests are not redirected to HTTPS.",
+                "Set SECURE_SSL_REDIRECT=true unless a proxy already redirects.",
+            )
+        )
+    if settings.secure_hsts_seconds <= 0:
+        messages.append(
+            CheckMessage(
+                "security.W004",
+                Level.WARNING,
+                "SECURE_HSTS_SECONDS is not set: browsers are not told to use HTTPS only.",
+                "Set SECURE_HSTS_SECONDS=31536000 once HTTPS works.",
+            )
+        )
+    if "*" in settings.allowed_hosts:
+        messages.append(
+            CheckMessage(
+                "security.W021",
+                Level.WARNING,
+                "ALLOWED_HOSTS contains '*': any Host header is accepted.",
+                "List the host names explicitly.",
+            )
+        )
+    if settings.is_sqlite:
+        messages.append(
+            CheckMessage(
+                "database.W001",
+                Level.WARNING,
+                "The database is SQLite: fine for one instance, not for several.",
+                "Set DATABASE_URL to PostgreSQL to run more than one instance.",
+            )
+        )
+    if settings.environment != "production":
+        messages.append(
+            CheckMessage(
+                "settings.W001",
+                Level.WARNING,
+                f"ENVIRONMENT is {settings.environment!r}, not 'production'.",
+                "Set ENVIRONMENT=production on the deployed app.",
+            )
+        )
+    return messages
+
+
+def check_startup(settings: Settings) -> None:
+    """Refuse to build a production app from unsafe settings."""
+    if settings.is_production:
+        problems = security_errors(settings)
+        if problems:
+            raise ImproperlyConfigured(problems)

@@ -1,0 +1,90 @@
+"""The one async engine and session factory, made at start-up, and the request session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from orm import Model, current_session, session_scope
+from settings import Settings
+
+__all__ = ["Database", "DBSessionMiddleware", "Model", "SessionDep", "get_session"]
+
+
+def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy (not the sqlite3 module) open transactions, so SAVEPOINT and
+    # transactional DDL work (SQLAlchemy's documented pysqlite/aiosqlite recipe).
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA foreign_keys = ON",  # constraints in the database, not only in Python
+        "PRAGMA journal_mode = WAL",  # readers do not block the writer
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA busy_timeout = 5000",
+        "PRAGMA case_sensitive_like = ON",  # `contains` is case-sensitive, as on PostgreSQL
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """Owns the engine and the session factory; one per app, disposed at shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        options: dict[str, Any] = {"echo": settings.database_echo, "pool_pre_ping": True}
+        if not settings.is_sqlite:
+            options |= {"pool_size": settings.database_pool_size, "max_overflow": 10}
+        self.engine: AsyncEngine = create_async_engine(settings.database_url, **options)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session scope for scripts and tasks: `Model.objects` uses it inside the block."""
+        async with session_scope(self.session_factory) as scope:
+            yield scope.session
+
+    async def ping(self) -> None:
+        """Run `SELECT 1`; raises if the database cannot be reached."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class DBSessionMiddleware:
+    """Opens a session scope around every HTTP request (the session itself is lazy)."""
+
+    def __init__(self, app: ASGIApp, database: Database) -> None:
+        self.app = app
+        self.database = database
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with session_scope(self.database.session_factory):
+            await self.app(scope, receive, send)
+
+
+async def get_session() -> AsyncSession:
+    """The request's session (opened by DBSessionMiddleware)."""
+    return current_session()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,33 @@
+"""Annotated dependencies shared by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from db import Database, SessionDep
+from settings import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.db
+    return database
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+__all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "TemplatesDep"]

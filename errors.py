@@ -1,0 +1,41 @@
+"""Domain errors raised by services and the ORM; `handlers.py` turns them into responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a service may raise on purpose."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class ValidationError(DomainError):
+    """The input is well-formed but not acceptable (unknown filter field, bad value...)."""
+
+    status_code = 400
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class Conflict(DomainError):
+    """The change would break a uniqueness rule or the current state."""
+
+    status_code = 409
+    code = "conflict"

@@ -1,0 +1,95 @@
+"""Turn domain errors and HTTP errors into a page for browsers or JSON for API clients."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from errors import DomainError
+
+logger = logging.getLogger("fastmango.errors")
+
+_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "throttled",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith(("/api/", "/health")):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(
+    request: Request,
+    status_code: int,
+    detail: str,
+    code: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    code = code or _CODES.get(status_code, "error")
+    if wants_json(request):
+        body: dict[str, Any] = {"detail": detail, "code": code}
+        if errors:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status_code": status_code, "detail": detail, "errors": errors or []},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return error_response(request, exc.status_code, exc.detail, exc.code, exc.errors)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(request, exc.status_code, str(exc.detail), headers=headers)
+
+
+async def validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    status = 422 if wants_json(request) else 400
+    fields = ", ".join(str(e["loc"][-1]) for e in errors if e["loc"]) or "request"
+    return error_response(request, status, f"Invalid input: {fields}", "invalid", errors)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    # Logged with the traceback for the operator; the user sees a plain page.
+    logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "Something went wrong on our side.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, server_error)

@@ -1,0 +1,81 @@
+"""The app factory. `uvicorn main:app` serves `app`; tests call `create_app(settings)`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+import handlers
+import migrations
+from checks import check_startup
+from db import Database, DBSessionMiddleware
+from logging_setup import configure_logging
+from routes import ROUTERS
+from settings import BASE_DIR, Settings, get_settings
+from templating import build_templates
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+logger = logging.getLogger("fastmango")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: settings checked, one engine, one template environment, routes."""
+    settings = settings or get_settings()
+    check_startup(settings)
+    configure_logging(settings)
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.should_migrate_on_startup:
+            logger.info("Applying migrations to %s", settings.safe_database_url)
+            await migrations.upgrade(database, settings)
+        yield
+        await database.dispose()
+
+    app = FastAPI(
+        title=settings.site_name,
+        debug=settings.debug,
+        lifespan=lifespan,
+        # The stock /docs pages load from a CDN; offline docs come with the API.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.templates = build_templates(settings)
+
+    handlers.install(app)
+    app.add_middleware(DBSessionMiddleware, database=database)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    if settings.is_production:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.mount("/static", StaticFiles(directory=BASE_DIR / "static"), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def __getattr__(name: str) -> ASGIApp:
+    # `uvicorn main:app` builds the app on first access, so importing main has no effect.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,234 @@
+"""The tables. Rules that keep data sound are constraints in the database, not only here.
+
+(No `from __future__ import annotations`: SQLModel reads relationship annotations at
+class creation.)
+"""
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, Relationship, SQLModel
+
+from orm import DecimalType, Model, UTCDateTime, utcnow
+
+# Relationships never load lazily: under asyncio an implicit load is an error, so
+# say it clearly (use select_related/prefetch_related instead).
+NO_LAZY: dict[str, Any] = {"lazy": "raise_on_sql"}
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> SAEnum:
+    """A portable enum: VARCHAR plus a CHECK constraint, storing the values."""
+    return SAEnum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class TimestampedModel(Model):
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# -- accounts -------------------------------------------------------------------------
+
+
+class UserGroupLink(SQLModel, table=True):
+    __tablename__ = "user_groups"
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    group_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class GroupPermissionLink(SQLModel, table=True):
+    __tablename__ = "group_permissions"
+
+    group_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
+    )
+    permission_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+
+class UserPermissionLink(SQLModel, table=True):
+    __tablename__ = "user_permissions"
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    permission_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+
+class Permission(Model, table=True):
+    """A Django-style codename: `<model>.<view|add|change|delete>`, e.g. `product.change`."""
+
+    __tablename__ = "permissions"
+    __table_args__ = (CheckConstraint("codename LIKE '%_._%'", name="codename_format"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    codename: str = Field(max_length=100, unique=True)
+    name: str = Field(max_length=255)
+
+    groups: list["Group"] = Relationship(
+        back_populates="permissions", link_model=GroupPermissionLink, sa_relationship_kwargs=NO_LAZY
+    )
+
+
+class Group(Model, table=True):
+    __tablename__ = "groups"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=150, unique=True)
+
+    permissions: list[Permission] = Relationship(
+        back_populates="groups", link_model=GroupPermissionLink, sa_relationship_kwargs=NO_LAZY
+    )
+    users: list["User"] = Relationship(
+        back_populates="groups", link_model=UserGroupLink, sa_relationship_kwargs=NO_LAZY
+    )
+
+
+class User(TimestampedModel, table=True):
+    """An account; the columns fastapi-users expects plus Django's is_staff and full_name."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    hashed_password: str = Field(max_length=1024)
+    full_name: str = Field(default="", max_length=255)
+    is_active: bool = True
+    is_verified: bool = False
+    is_superuser: bool = False
+    is_staff: bool = False
+    last_login: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    groups: list[Group] = Relationship(
+        back_populates="users", link_model=UserGroupLink, sa_relationship_kwargs=NO_LAZY
+    )
+    user_permissions: list[Permission] = Relationship(
+        link_model=UserPermissionLink, sa_relationship_kwargs=NO_LAZY
+    )
+
+
+# -- catalogue ------------------------------------------------------------------------
+
+
+class Product(TimestampedModel, table=True):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True, min_length=1)
+    description: str = Field(default="", sa_type=Text)
+    price: Decimal = Field(sa_type=DecimalType(10, 2), ge=0, max_digits=10, decimal_places=2)
+    category: str = Field(max_length=100, index=True)
+    in_stock: bool = Field(default=True, index=True)
+
+
+# -- webinars -------------------------------------------------------------------------
+
+
+class RegistrantStatus(enum.StrEnum):
+    REGISTERED = "registered"
+    CONFIRMED = "confirmed"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Webinar(TimestampedModel, table=True):
+    __tablename__ = "webinars"
+    __table_args__ = (CheckConstraint("duration_minutes > 0", name="duration_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200, index=True, min_length=1)
+    description: str = Field(default="", sa_type=Text)
+    starts_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    duration_minutes: int = Field(default=60, gt=0)
+    host: str = Field(max_length=200)
+
+    registrants: list["WebinarRegistrant"] = Relationship(
+        back_populates="webinar",
+        sa_relationship_kwargs={**NO_LAZY, "passive_deletes": True},
+    )
+
+
+class WebinarRegistrant(Model, table=True):
+    __tablename__ = "webinar_registrants"
+    __table_args__ = (UniqueConstraint("webinar_id", "email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    webinar_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("webinars.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    name: str = Field(max_length=200, min_length=1)
+    email: str = Field(max_length=320, index=True)
+    company: str = Field(default="", max_length=200)
+    status: RegistrantStatus = Field(
+        default=RegistrantStatus.REGISTERED,
+        sa_type=_enum(RegistrantStatus, "registrant_status"),
+        nullable=False,
+        index=True,
+    )
+    notes: str = Field(default="", sa_type=Text)
+    photo: str | None = Field(default=None, max_length=500)
+    registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+    webinar: Webinar = Relationship(back_populates="registrants", sa_relationship_kwargs=NO_LAZY)
+
+
+# -- audit ----------------------------------------------------------------------------
+
+
+class AuditAction(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class AuditLog(Model, table=True):
+    """Who did what to which object, and which fields changed (`{"price": ["1.00", "2.00"]}`)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
+    actor_email: str = Field(default="", max_length=320)
+    action: AuditAction = Field(sa_type=_enum(AuditAction, "audit_action"), nullable=False)
+    object_type: str = Field(max_length=100, index=True)
+    object_id: str = Field(max_length=64)
+    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+    actor: User | None = Relationship(sa_relationship_kwargs=NO_LAZY)

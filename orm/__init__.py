@@ -1,0 +1,33 @@
+"""A small Django-style ORM layer on SQLModel/SQLAlchemy: managers, QuerySets, Q, atomic()."""
+
+from orm.exceptions import FieldError, MultipleObjectsReturned, NoSessionError, ObjectDoesNotExist
+from orm.fields import DecimalType, UTCDateTime, utcnow
+from orm.lookups import Q
+from orm.manager import Manager, ManagerDescriptor
+from orm.model import Model
+from orm.query import Avg, Count, Max, Min, Page, QuerySet, Sum
+from orm.scope import atomic, current_session, session_scope
+
+__all__ = [
+    "Avg",
+    "Count",
+    "DecimalType",
+    "FieldError",
+    "Manager",
+    "ManagerDescriptor",
+    "Max",
+    "Min",
+    "Model",
+    "MultipleObjectsReturned",
+    "NoSessionError",
+    "ObjectDoesNotExist",
+    "Page",
+    "Q",
+    "QuerySet",
+    "Sum",
+    "UTCDateTime",
+    "atomic",
+    "current_session",
+    "session_scope",
+    "utcnow",
+]

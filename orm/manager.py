@@ -1,0 +1,111 @@
+"""`Model.objects`: a QuerySet over the whole table plus the ways to create rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from orm.exceptions import FieldError
+from orm.lookups import Q
+from orm.query import QuerySet
+from orm.scope import finish_write
+
+if TYPE_CHECKING:
+    from orm.model import Model
+
+M = TypeVar("M", bound="Model")
+
+
+class Manager(QuerySet[M]):
+    """The entry point of every query: `Product.objects.filter(...)`.
+
+    Writes commit at once unless inside `atomic()` (see orm.scope).
+    """
+
+    def _build(self, values: dict[str, Any]) -> M:
+        mapper = inspect(self.model)
+        relations = {k: v for k, v in values.items() if k in mapper.relationships}
+        columns = {k: v for k, v in values.items() if k not in relations}
+        unknown = sorted(set(columns) - set(mapper.column_attrs.keys()))
+        if unknown:
+            raise FieldError(
+                f"Unknown field(s) {', '.join(map(repr, unknown))} for {self.model.__name__}"
+            )
+        # model_validate checks types and runs validators; table models skip that on __init__.
+        instance: M = self.model.model_validate(columns)
+        for name, value in relations.items():
+            setattr(instance, name, value)
+        return instance
+
+    async def create(self, **values: Any) -> M:
+        """Validate, insert and return a new row."""
+        instance = self._build(values)
+        self.session.add(instance)
+        await finish_write(self.session)
+        return instance
+
+    async def bulk_create(self, instances: Iterable[M], batch_size: int = 1000) -> list[M]:
+        """Insert many rows with batched INSERTs; primary keys are set on the objects."""
+        created = list(instances)
+        for start in range(0, len(created), batch_size):
+            self.session.add_all(created[start : start + batch_size])
+            await self.session.flush()
+        await finish_write(self.session)
+        return created
+
+    async def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookup: Any
+    ) -> tuple[M, bool]:
+        """The row matching `lookup`, or a new one from `lookup` + `defaults`.
+
+        The insert runs in a savepoint, so losing a race to a concurrent insert of
+        the same unique row returns that row instead of failing.
+        """
+        found = await self.get_or_none(**lookup)
+        if found is not None:
+            return found, False
+        values = {k: v for k, v in lookup.items() if "__" not in k} | (defaults or {})
+        instance = self._build(values)
+        try:
+            async with self.session.begin_nested():
+                self.session.add(instance)
+        except IntegrityError:
+            found = await self.get_or_none(**lookup)
+            if found is None:
+                raise
+            return found, False
+        await finish_write(self.session)
+        return instance, True
+
+    async def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookup: Any
+    ) -> tuple[M, bool]:
+        """Update the row matching `lookup` with `defaults`, or create it."""
+        instance, created = await self.get_or_create(defaults, **lookup)
+        if not created and defaults:
+            for name, value in self._column_values(defaults).items():
+                setattr(instance, name, value)
+            await instance.save(session=self.session)
+        return instance, created
+
+
+class ManagerDescriptor(Generic[M]):
+    """Gives each model class its own `objects` (and refuses access from instances)."""
+
+    def __init__(self, manager_class: type[Manager[Any]] = Manager) -> None:
+        self.manager_class = manager_class
+
+    @overload
+    def __get__(self, instance: None, owner: type[M]) -> Manager[M]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[M]) -> Manager[M]: ...
+    def __get__(self, instance: object | None, owner: type[M]) -> Manager[M]:
+        if instance is not None:
+            raise AttributeError("Manager isn't accessible via model instances")
+        return self.manager_class(owner)
+
+
+__all__ = ["Manager", "ManagerDescriptor", "Q"]

@@ -1,0 +1,14 @@
+"""The view layer. `ROUTERS` is the one list of routers the app includes, in order.
+
+`manage.py startapp NAME` adds its module to the import and its router to the list.
+"""
+
+from fastapi import APIRouter
+
+from routes import health, pages
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    pages.router,
+    # startapp: new routers go above this line
+]

@@ -1,0 +1,6 @@
+"""Business rules and data access. Services never import routes, templates or Request."""
+
+from services.product_service import ProductService
+from services.webinar_service import WebinarService
+
+__all__ = ["ProductService", "WebinarService"]

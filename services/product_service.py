@@ -1,0 +1,108 @@
+"""Products: listing with filters from query strings, details, changes, stats."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from models import Product
+from orm import Avg, Count, FieldError, Page, Q, QuerySet
+from schemas import ProductCreate, ProductStats, ProductUpdate
+
+ORDERABLE = ("id", "name", "price", "category", "in_stock", "created_at", "updated_at")
+MAX_PER_PAGE = 100
+
+
+def parse_ordering(ordering: str | None, allowed: tuple[str, ...], default: str) -> list[str]:
+    """`"-price,name"` -> ["-price", "name"]; unknown fields raise FieldError naming them."""
+    fields = [f.strip() for f in (ordering or default).split(",") if f.strip()]
+    unknown = [f for f in fields if f.removeprefix("-") not in allowed]
+    if unknown:
+        raise FieldError(
+            f"Unknown ordering field(s): {', '.join(unknown)}. Allowed: {', '.join(allowed)}"
+        )
+    return fields
+
+
+def check_page(page: int, per_page: int) -> None:
+    if page < 1:
+        raise FieldError("page must be 1 or more")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise FieldError(f"per_page must be between 1 and {MAX_PER_PAGE}")
+
+
+class ProductService:
+    """Everything the views do with products goes through here."""
+
+    def filtered(
+        self,
+        *,
+        q: str | None = None,
+        category: str | None = None,
+        in_stock: bool | None = None,
+        price_min: Decimal | None = None,
+        price_max: Decimal | None = None,
+    ) -> QuerySet[Product]:
+        qs: QuerySet[Product] = Product.objects.all()
+        if q and q.strip():
+            term = q.strip()
+            qs = qs.filter(Q(name__icontains=term) | Q(description__icontains=term))
+        if category:
+            qs = qs.filter(category=category)
+        if in_stock is not None:
+            qs = qs.filter(in_stock=in_stock)
+        if price_min is not None:
+            qs = qs.filter(price__gte=price_min)
+        if price_max is not None:
+            qs = qs.filter(price__lte=price_max)
+        return qs
+
+    async def find(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        ordering: str | None = None,
+        **filters: Any,
+    ) -> Page[Product]:
+        check_page(page, per_page)
+        order = parse_ordering(ordering, ORDERABLE, "name")
+        return await self.filtered(**filters).order_by(*order, "id").paginate(page, per_page)
+
+    async def get(self, product_id: int) -> Product:
+        return await Product.objects.get_or_404(id=product_id)
+
+    async def create(self, data: ProductCreate) -> Product:
+        return await Product.objects.create(**data.model_dump())
+
+    async def update(self, product_id: int, data: ProductUpdate) -> Product:
+        product = await self.get(product_id)
+        for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+            setattr(product, name, value)
+        return await product.save()
+
+    async def delete(self, product_id: int) -> None:
+        product = await self.get(product_id)
+        await product.delete()
+
+    async def categories(self) -> list[str]:
+        """Distinct categories, sorted (one indexed query)."""
+        session = Product.objects.session
+        rows = await session.execute(
+            select(Product.category).distinct().order_by(Product.category)  # type: ignore[arg-type]
+        )
+        return list(rows.scalars())
+
+    async def stats(self, qs: QuerySet[Product] | None = None) -> ProductStats:
+        qs = qs if qs is not None else Product.objects.all()
+        totals = await qs.aggregate(count=Count("id"), average=Avg("price"))
+        in_stock = await qs.filter(in_stock=True).count()
+        count = int(totals["count"] or 0)
+        average = totals["average"]
+        return ProductStats(
+            count=count,
+            average_price=None if average is None else Decimal(str(average)).quantize(Decimal("0.01")),
+            in_stock_share=in_stock / count if count else 0.0,
+        )

@@ -1,0 +1,138 @@
+"""The one settings object: read from the environment and `.env`, once, by `get_settings()`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# The key shipped for development. Production refuses it (see checks.py).
+DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"
+
+Environment = Literal["development", "test", "production"]
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of the app; `example.env` documents each key."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Core
+    environment: Environment = "development"
+    debug: bool = False
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    site_name: str = "fastmango"
+    allowed_hosts: CommaList = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
+    cors_origins: CommaList = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    # Database and cache
+    database_url: str = f"sqlite+aiosqlite:///{BASE_DIR / 'fastmango.db'}"
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    database_echo: bool = False
+    # None means: migrate at startup in development on SQLite only.
+    migrate_on_startup: bool | None = None
+    redis_url: str | None = None
+
+    # Accounts
+    registration_enabled: bool = True
+    session_cookie_secure: bool | None = None  # None: secure in production only
+    session_lifetime_seconds: int = Field(default=14 * 24 * 3600, ge=60)
+    password_min_length: int = Field(default=10, ge=8)
+    superuser_email: str | None = None
+    superuser_password: SecretStr | None = None
+
+    # HTTPS and security headers (issue 7 enforces them; check --deploy reports them)
+    secure_ssl_redirect: bool = False
+    secure_hsts_seconds: int = Field(default=0, ge=0)
+
+    # Email
+    email_backend: Literal["console", "file", "smtp", "memory"] = "file"
+    email_file_path: Path = BASE_DIR / "var" / "mail"
+    email_host: str = "localhost"
+    email_port: int = 25
+    email_host_user: str | None = None
+    email_host_password: SecretStr | None = None
+    email_use_tls: bool = False
+    default_from_email: str = "fastmango <noreply@localhost>"
+
+    # Media and storage
+    storage_backend: Literal["local", "s3"] = "local"
+    media_root: Path = BASE_DIR / "var" / "media"
+    media_url: str = "/media/"
+    max_upload_size: int = Field(default=5 * 1024 * 1024, ge=1024)
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    # LLM and embeddings (OpenAI-compatible endpoints; defaults suit OpenRouter)
+    llm_base_url: str = "https://openrouter.ai/api/v1"
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "openai/gpt-4o-mini"
+    embedding_provider: Literal["none", "local", "openai"] = "none"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_model: str = "text-embedding-3-small"
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        # Env vars are comma-separated ("a.example,b.example"); code may pass a list.
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        url = make_url(value)  # raises ArgumentError with a clear message on garbage
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError("DATABASE_URL must be a sqlite or postgresql URL")
+        # Accept the URLs hosting platforms hand out and pick our async drivers.
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() != "asyncpg":
+            url = url.set(drivername="postgresql+asyncpg")
+        if url.get_backend_name() == "sqlite" and url.get_driver_name() != "aiosqlite":
+            url = url.set(drivername="sqlite+aiosqlite")
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.session_cookie_secure is None:
+            return self.is_production
+        return self.session_cookie_secure
+
+    @property
+    def should_migrate_on_startup(self) -> bool:
+        if self.migrate_on_startup is not None:
+            return self.migrate_on_startup
+        return self.environment == "development" and self.is_sqlite
+
+    @property
+    def safe_database_url(self) -> str:
+        """The database URL with its password masked, for logs and messages."""
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,20 @@
+"""The one Jinja2 environment, built at start-up, with the context every page needs."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from settings import BASE_DIR, Settings
+
+
+def build_templates(settings: Settings) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(BASE_DIR / "templates"))
+    # Values fixed for the life of the app are globals, not per-request processors.
+    templates.env.globals.update(site_name=settings.site_name, debug=settings.debug)
+    return templates
+
+
+def wants_partial(request: Request) -> bool:
+    """HTMX asks for a fragment (not a whole page) with the HX-Request header."""
+    return request.headers.get("HX-Request") == "true"
