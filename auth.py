@@ -55,7 +55,9 @@ def validate_password(password: str, *, min_length: int, email: str = "") -> Non
     """Raise ValidationError listing every rule the password breaks."""
     problems: list[str] = []
     if len(password) < min_length:
-        problems.append(f"This password is too short: it must have at least {min_length} characters.")
+        problems.append(
+            f"This password is too short: it must have at least {min_length} characters."
+        )
     if password.lower() in COMMON_PASSWORDS:
         problems.append("This password is too common.")
     if password.isdigit():
@@ -64,4 +66,6 @@ def validate_password(password: str, *, min_length: int, email: str = "") -> Non
     if local_part and len(local_part) >= 3 and local_part in password.lower():
         problems.append("This password is too similar to the email address.")
     if problems:
-        raise ValidationError(" ".join(problems), errors=[{"field": "password", "msg": p} for p in problems])
+        raise ValidationError(
+            " ".join(problems), errors=[{"field": "password", "msg": p} for p in problems]
+        )

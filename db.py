@@ -9,20 +9,25 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orm import Model, current_session, session_scope
 from settings import Settings
 
-__all__ = ["Database", "DBSessionMiddleware", "Model", "SessionDep", "get_session"]
+__all__ = ["DBSessionMiddleware", "Database", "Model", "SessionDep", "get_session"]
 
 
 def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # Let SQLAlchemy (not the sqlite3 module) open transactions, so SAVEPOINT and
     # transactional DDL work (SQLAlchemy's documented pysqlite/aiosqlite recipe).
-    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     for pragma in (
         "PRAGMA foreign_keys = ON",  # constraints in the database, not only in Python

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from alembic import command
 from db import Database
 from settings import BASE_DIR, Settings
 
@@ -77,4 +77,4 @@ def make(settings: Settings, message: str, *, empty: bool = False) -> str | None
     if config.attributes.get("no_changes") or script is None:
         return None
     scripts = script if isinstance(script, list) else [script]
-    return ", ".join(s.path for s in scripts)
+    return ", ".join(s.path for s in scripts if s is not None)

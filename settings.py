@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 BASE_DIR = Path(__file__).resolve().parent
 
 # The key shipped for development. Production refuses it (see checks.py).
-DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"
+DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 (refused in production)
 
 Environment = Literal["development", "test", "production"]
 CommaList = Annotated[list[str], NoDecode]

@@ -55,11 +55,12 @@ class DecimalType(TypeDecorator[Decimal]):
 
     def __init__(self, precision: int = 10, scale: int = 2) -> None:
         super().__init__(precision=precision, scale=scale)
+        self.precision = precision
         self.scale = scale
         self._quantum = Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        precision = self.impl_instance.precision
+        precision = self.precision
         if dialect.name == "sqlite":
             return dialect.type_descriptor(Numeric(precision, self.scale, asdecimal=False))
         return dialect.type_descriptor(Numeric(precision, self.scale))

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, and_, false, func, inspect, not_, or_, true
+from sqlalchemy import ColumnElement, and_, false, func, inspect, not_, or_, true
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 
 from orm.exceptions import FieldError
@@ -84,7 +84,7 @@ class FieldPath:
 
     relationships: list[RelationshipProperty[Any]] = field(default_factory=list)
     attribute: InstrumentedAttribute[Any] | None = None
-    column: Column[Any] | None = None
+    column: ColumnElement[Any] | None = None
     lookup: str = "exact"
     # Set when the path ends on a relationship itself (`webinar=obj`, `registrants__isnull`).
     end_relationship: RelationshipProperty[Any] | None = None
@@ -103,7 +103,7 @@ def resolve_path(model: type[Any], key: str, *, allow_lookup: bool = True) -> Fi
     for index, part in enumerate(parts):
         rest = parts[index + 1 :]
         if part == "pk":
-            part = mapper.primary_key[0].key
+            part = str(mapper.primary_key[0].key)
         if part in mapper.relationships:
             relationship = mapper.relationships[part]
             if not rest or (allow_lookup and len(rest) == 1 and rest[0] in LOOKUPS):
@@ -133,7 +133,7 @@ def resolve_path(model: type[Any], key: str, *, allow_lookup: bool = True) -> Fi
     raise FieldError(f"Empty field name in {key!r}")
 
 
-def coerce(column: Column[Any], value: Any, key: str) -> Any:
+def coerce(column: ColumnElement[Any], value: Any, key: str) -> Any:
     """Turn strings (query strings, forms) into the column's Python type, or say why not."""
     if not isinstance(value, str):
         return value
@@ -174,7 +174,8 @@ def coerce(column: Column[Any], value: Any, key: str) -> Any:
 
 def _column_expression(path: FieldPath, value: Any, key: str) -> ColumnElement[bool]:
     attribute, column, lookup = path.attribute, path.column, path.lookup
-    assert attribute is not None and column is not None
+    assert attribute is not None
+    assert column is not None
     if lookup == "isnull":
         flag = coerce_bool(value, key)
         return attribute.is_(None) if flag else attribute.is_not(None)
@@ -269,13 +270,16 @@ def resolve_lookup(model: type[Any], key: str, value: Any, negated: bool) -> Col
         expression = _relationship_end(path, value, key)
     else:
         expression = _column_expression(path, value, key)
-        assert path.column is not None and path.attribute is not None
+        assert path.column is not None
+        assert path.attribute is not None
         # Django keeps NULL rows in exclude(): NOT (x = 1) alone would drop them.
-        if negated and path.lookup != "isnull" and path.column.nullable:
+        if negated and path.lookup != "isnull" and getattr(path.column, "nullable", True):
             expression = and_(expression, path.attribute.is_not(None))
     for relationship in reversed(path.relationships):
         attribute = getattr(relationship.parent.class_, relationship.key)
-        expression = attribute.any(expression) if relationship.uselist else attribute.has(expression)
+        expression = (
+            attribute.any(expression) if relationship.uselist else attribute.has(expression)
+        )
     return expression
 
 

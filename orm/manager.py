@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from orm.model import Model
 
 M = TypeVar("M", bound="Model")
+_M = TypeVar("_M", bound="Model")
 
 
 class Manager(QuerySet[M]):
@@ -92,17 +93,13 @@ class Manager(QuerySet[M]):
         return instance, created
 
 
-class ManagerDescriptor(Generic[M]):
+class ManagerDescriptor:
     """Gives each model class its own `objects` (and refuses access from instances)."""
 
     def __init__(self, manager_class: type[Manager[Any]] = Manager) -> None:
         self.manager_class = manager_class
 
-    @overload
-    def __get__(self, instance: None, owner: type[M]) -> Manager[M]: ...
-    @overload
-    def __get__(self, instance: object, owner: type[M]) -> Manager[M]: ...
-    def __get__(self, instance: object | None, owner: type[M]) -> Manager[M]:
+    def __get__(self, instance: object | None, owner: type[_M]) -> Manager[_M]:
         if instance is not None:
             raise AttributeError("Manager isn't accessible via model instances")
         return self.manager_class(owner)

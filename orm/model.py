@@ -26,7 +26,7 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 class Model(SQLModel):
     """Base class for tables: `class Product(Model, table=True)`."""
 
-    objects: ClassVar[ManagerDescriptor[Any]] = ManagerDescriptor()
+    objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
     DoesNotExist: ClassVar[type[exceptions.ObjectDoesNotExist]] = exceptions.ObjectDoesNotExist
     MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]] = (
         exceptions.MultipleObjectsReturned
@@ -52,7 +52,7 @@ class Model(SQLModel):
         """Insert or update this row (commits unless inside `atomic()`)."""
         session = session if session is not None else current_session()
         if "updated_at" in type(self).model_fields and self.pk is not None:
-            setattr(self, "updated_at", utcnow())
+            self.updated_at = utcnow()
         session.add(self)
         await finish_write(session)
         return self

@@ -152,19 +152,21 @@ class QuerySet(Generic[T]):
         return cast(QuerySet[dict[str, Any]], self._with_fields(fields, "dict"))
 
     @overload
-    def values_list(self, *fields: str, flat: Literal[False] = ...) -> QuerySet[tuple[Any, ...]]: ...
+    def values_list(
+        self, *fields: str, flat: Literal[False] = ...
+    ) -> QuerySet[tuple[Any, ...]]: ...
     @overload
     def values_list(self, *fields: str, flat: Literal[True]) -> QuerySet[Any]: ...
     def values_list(self, *fields: str, flat: bool = False) -> QuerySet[Any]:
         if flat and len(fields) != 1:
             raise TypeError("values_list(flat=True) takes exactly one field")
-        return cast(QuerySet[Any], self._with_fields(fields, "flat" if flat else "tuple"))
+        return self._with_fields(fields, "flat" if flat else "tuple")
 
     def _with_fields(self, fields: Sequence[str], mode: ResultMode) -> QuerySet[Any]:
         names = tuple(fields) or tuple(self._mapper.column_attrs.keys())
         for name in names:
             self._order_column(name)
-        clone = cast(QuerySet[Any], self._clone())
+        clone: QuerySet[Any] = self._clone()
         clone._fields = names
         clone._mode = mode
         return clone
@@ -226,7 +228,7 @@ class QuerySet(Generic[T]):
                     stmt = stmt.outerjoin(getattr(parent, relationship.key).of_type(alias))
                     aliases[key] = alias
                 parent = aliases[key]
-            columns.append(getattr(parent, attribute.key))
+            columns.append(getattr(parent, str(attribute.key)))
         return stmt, columns
 
     def _order_clauses(self, stmt: Select[Any]) -> Select[Any]:
@@ -269,7 +271,9 @@ class QuerySet(Generic[T]):
                     f"relations are: {', '.join(sorted(mapper.relationships.keys())) or 'none'}"
                 )
             attribute = getattr(mapper.class_, part)
-            option = loader(attribute) if option is None else getattr(option, loader.__name__)(attribute)
+            option = (
+                loader(attribute) if option is None else getattr(option, loader.__name__)(attribute)
+            )
             mapper = mapper.relationships[part].mapper
         return cast(_AbstractLoad, option)
 
@@ -298,7 +302,7 @@ class QuerySet(Generic[T]):
     def _ordered_or_pk(self) -> Self:
         if self._order:
             return self
-        return self.order_by(*(column.key for column in self._mapper.primary_key))
+        return self.order_by(*(str(column.key) for column in self._mapper.primary_key))
 
     async def first(self) -> T | None:
         rows = await self._ordered_or_pk()[:1]._fetch()
@@ -318,7 +322,9 @@ class QuerySet(Generic[T]):
         if not rows:
             raise self.model.DoesNotExist(f"{self.model.__name__} matching query does not exist.")
         if len(rows) > 1:
-            found = f"more than {MAX_GET_RESULTS - 1}" if len(rows) == MAX_GET_RESULTS else len(rows)
+            found = (
+                f"more than {MAX_GET_RESULTS - 1}" if len(rows) == MAX_GET_RESULTS else len(rows)
+            )
             raise self.model.MultipleObjectsReturned(
                 f"get() returned more than one {self.model.__name__} -- it returned {found}!"
             )

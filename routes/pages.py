@@ -48,7 +48,7 @@ async def list_products(
     }
     result = await products.find(page=page, per_page=per_page, ordering=ordering, **filters)
     # The pager keeps every filter; the same URL works with or without JavaScript.
-    kept = {k: v for k, v in {**filters, "ordering": ordering, "per_page": per_page}.items()}
+    kept = {**filters, "ordering": ordering, "per_page": per_page}
     query = urlencode({k: v for k, v in kept.items() if v not in (None, "", 20)})
     context = {
         "page": result,

@@ -5,8 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
 from models import Product
 from orm import Avg, Count, FieldError, Page, Q, QuerySet
 from schemas import ProductCreate, ProductStats, ProductUpdate
@@ -89,11 +87,9 @@ class ProductService:
 
     async def categories(self) -> list[str]:
         """Distinct categories, sorted (one indexed query)."""
-        session = Product.objects.session
-        rows = await session.execute(
-            select(Product.category).distinct().order_by(Product.category)  # type: ignore[arg-type]
-        )
-        return list(rows.scalars())
+        qs = Product.objects.order_by("category").distinct()
+        categories: list[str] = await qs.values_list("category", flat=True)
+        return categories
 
     async def stats(self, qs: QuerySet[Product] | None = None) -> ProductStats:
         qs = qs if qs is not None else Product.objects.all()
@@ -103,6 +99,8 @@ class ProductService:
         average = totals["average"]
         return ProductStats(
             count=count,
-            average_price=None if average is None else Decimal(str(average)).quantize(Decimal("0.01")),
+            average_price=None
+            if average is None
+            else Decimal(str(average)).quantize(Decimal("0.01")),
             in_stock_share=in_stock / count if count else 0.0,
         )

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from errors import Conflict
 from models import RegistrantStatus, Webinar, WebinarRegistrant
@@ -40,13 +41,13 @@ class WebinarService:
         if not webinar_ids:
             return {}
         session = Webinar.objects.session
-        column = WebinarRegistrant.webinar_id
+        column = col(WebinarRegistrant.webinar_id)
         rows = await session.execute(
             select(column, func.count())
-            .where(column.in_(webinar_ids))  # type: ignore[attr-defined]
+            .where(column.in_(webinar_ids))
             .group_by(column)
         )
-        return {webinar_id: count for webinar_id, count in rows.tuples()}
+        return dict(rows.tuples())
 
     async def get(self, webinar_id: int) -> Webinar:
         return await Webinar.objects.get_or_404(id=webinar_id)

@@ -1,0 +1,79 @@
+"""Helpers for tests: statement counting and test data builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from itertools import count
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from models import Product, Webinar, WebinarRegistrant
+from orm import utcnow
+
+
+@dataclass
+class QueryCounter:
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@contextmanager
+def count_queries(engine: AsyncEngine) -> Iterator[QueryCounter]:
+    """Count the SQL statements `engine` runs inside the block (SAVEPOINT/BEGIN excluded)."""
+    counter = QueryCounter()
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        counter.statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield counter
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
+
+
+_sequence = count(1)
+
+
+async def make_product(**values: Any) -> Product:
+    n = next(_sequence)
+    data: dict[str, Any] = {
+        "name": f"Product {n:05d}",
+        "description": f"Description of product {n}",
+        "price": Decimal("10.00") + n,
+        "category": "Tools",
+        "in_stock": True,
+    } | values
+    return await Product.objects.create(**data)
+
+
+async def make_webinar(**values: Any) -> Webinar:
+    n = next(_sequence)
+    data: dict[str, Any] = {
+        "title": f"Webinar {n}",
+        "description": "All about it",
+        "starts_at": utcnow() + timedelta(days=n),
+        "duration_minutes": 45,
+        "host": "Ada Lovelace",
+    } | values
+    return await Webinar.objects.create(**data)
+
+
+async def make_registrant(webinar: Webinar, **values: Any) -> WebinarRegistrant:
+    n = next(_sequence)
+    data: dict[str, Any] = {
+        "webinar_id": webinar.id,
+        "name": f"Person {n}",
+        "email": f"person{n}@example.com",
+        "company": "Acme",
+    } | values
+    return await WebinarRegistrant.objects.create(**data)
