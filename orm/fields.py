@@ -25,6 +25,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -52,6 +56,10 @@ class DecimalType(TypeDecorator[Decimal]):
 
     impl = Numeric
     cache_ok = True
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
 
     def __init__(self, precision: int = 10, scale: int = 2) -> None:
         super().__init__(precision=precision, scale=scale)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from orm.exceptions import FieldError
 from orm.lookups import Q
 from orm.query import QuerySet
-from orm.scope import finish_write
+from orm.scope import write
 
 if TYPE_CHECKING:
     from orm.model import Model
@@ -44,17 +44,17 @@ class Manager(QuerySet[M]):
     async def create(self, **values: Any) -> M:
         """Validate, insert and return a new row."""
         instance = self._build(values)
-        self.session.add(instance)
-        await finish_write(self.session)
+        async with write(self.session) as session:
+            session.add(instance)
         return instance
 
     async def bulk_create(self, instances: Iterable[M], batch_size: int = 1000) -> list[M]:
         """Insert many rows with batched INSERTs; primary keys are set on the objects."""
         created = list(instances)
-        for start in range(0, len(created), batch_size):
-            self.session.add_all(created[start : start + batch_size])
-            await self.session.flush()
-        await finish_write(self.session)
+        async with write(self.session) as session:
+            for start in range(0, len(created), batch_size):
+                session.add_all(created[start : start + batch_size])
+                await session.flush()
         return created
 
     async def get_or_create(
@@ -70,15 +70,15 @@ class Manager(QuerySet[M]):
             return found, False
         values = {k: v for k, v in lookup.items() if "__" not in k} | (defaults or {})
         instance = self._build(values)
-        try:
-            async with self.session.begin_nested():
-                self.session.add(instance)
-        except IntegrityError:
-            found = await self.get_or_none(**lookup)
-            if found is None:
-                raise
-            return found, False
-        await finish_write(self.session)
+        async with write(self.session) as session:
+            try:
+                async with session.begin_nested():
+                    session.add(instance)
+            except IntegrityError:
+                found = await self.get_or_none(**lookup)
+                if found is None:
+                    raise
+                return found, False
         return instance, True
 
     async def update_or_create(

@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 from orm import exceptions
 from orm.fields import utcnow
 from orm.manager import ManagerDescriptor
-from orm.scope import current_session, finish_write
+from orm.scope import current_session, write
 
 # Named constraints, so migrations can drop them (SQLite batch mode needs the names).
 NAMING_CONVENTION = {
@@ -53,15 +53,15 @@ class Model(SQLModel):
         session = session if session is not None else current_session()
         if "updated_at" in type(self).model_fields and self.pk is not None:
             self.updated_at = utcnow()
-        session.add(self)
-        await finish_write(session)
+        async with write(session):
+            session.add(self)
         return self
 
     async def delete(self, *, session: AsyncSession | None = None) -> None:
         """Delete this row (the database cascades to dependent rows)."""
         session = session if session is not None else current_session()
-        await session.delete(self)
-        await finish_write(session)
+        async with write(session):
+            await session.delete(self)
 
     async def refresh(self, *, session: AsyncSession | None = None) -> Self:
         """Reload every column from the database."""

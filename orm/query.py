@@ -8,7 +8,7 @@ Every chaining method returns a new QuerySet, so a base query can be reused.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Self, TypeVar, cast, overload
 
@@ -21,7 +21,7 @@ from errors import NotFound
 from orm.exceptions import FieldError
 from orm.fields import utcnow
 from orm.lookups import Q, coerce, resolve, resolve_path
-from orm.scope import current_session, finish_write
+from orm.scope import current_session, write
 
 T = TypeVar("T")
 ResultMode = Literal["model", "dict", "tuple", "flat"]
@@ -174,12 +174,13 @@ class QuerySet(Generic[T]):
     @overload
     def __getitem__(self, key: slice) -> Self: ...
     @overload
-    def __getitem__(self, key: int) -> Generator[Any, None, T]: ...
-    def __getitem__(self, key: slice | int) -> Self | Generator[Any, None, T]:
+    def __getitem__(self, key: int) -> Coroutine[Any, Any, T]: ...
+    def __getitem__(self, key: slice | int) -> Self | Coroutine[Any, Any, T]:
+        """`qs[10:20]` is a QuerySet (LIMIT/OFFSET); `await qs[3]` is one row."""
         if isinstance(key, int):
             if key < 0:
                 raise ValueError("Negative indexing is not supported.")
-            return self[key : key + 1]._single().__await__()
+            return self[key : key + 1]._single()
         if (key.start or 0) < 0 or (key.stop or 0) < 0:
             raise ValueError("Negative indexing is not supported.")
         if key.step not in (None, 1):
@@ -399,14 +400,14 @@ class QuerySet(Generic[T]):
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        result = await self.session.execute(stmt)
-        await finish_write(self.session)
+        async with write(self.session) as session:
+            result = await session.execute(stmt)
         return int(getattr(result, "rowcount", 0))
 
     async def delete(self) -> int:
         """Delete every matching row in one statement (the database cascades)."""
         self._check_unsliced("delete")
         stmt = delete(self.model).where(*self._where).execution_options(synchronize_session=False)
-        result = await self.session.execute(stmt)
-        await finish_write(self.session)
+        async with write(self.session) as session:
+            result = await session.execute(stmt)
         return int(getattr(result, "rowcount", 0))

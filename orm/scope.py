@@ -67,14 +67,25 @@ def in_atomic(session: AsyncSession) -> bool:
 
 
 async def finish_write(session: AsyncSession) -> None:
-    """After a write: flush inside `atomic()`, else commit (rolling back if that fails)."""
+    """After a write: flush inside `atomic()`, else commit."""
     if in_atomic(session):
         await session.flush()
-        return
-    try:
+    else:
         await session.commit()
+
+
+@asynccontextmanager
+async def write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Wrap one ORM write: commit after it (outside `atomic()`), roll back if it fails.
+
+    Inside `atomic()` a failure propagates and the atomic block rolls back.
+    """
+    try:
+        yield session
+        await finish_write(session)
     except BaseException:
-        await session.rollback()
+        if not in_atomic(session) and session.in_transaction():
+            await session.rollback()
         raise
 
 
@@ -93,13 +104,7 @@ async def atomic(session: AsyncSession | None = None) -> AsyncIterator[AsyncSess
                 await session.rollback()
                 raise
         else:
-            savepoint = await session.begin_nested()
-            try:
+            async with session.begin_nested():  # a SAVEPOINT, rolled back on error
                 yield session
-                await savepoint.commit()
-            except BaseException:
-                if savepoint.is_active:
-                    await savepoint.rollback()
-                raise
     finally:
         session.info[_ATOMIC_DEPTH] = depth

@@ -43,11 +43,9 @@ class WebinarService:
         session = Webinar.objects.session
         column = col(WebinarRegistrant.webinar_id)
         rows = await session.execute(
-            select(column, func.count())
-            .where(column.in_(webinar_ids))
-            .group_by(column)
+            select(column, func.count()).where(column.in_(webinar_ids)).group_by(column)
         )
-        return dict(rows.tuples())
+        return dict(rows.tuples().all())
 
     async def get(self, webinar_id: int) -> Webinar:
         return await Webinar.objects.get_or_404(id=webinar_id)

@@ -26,13 +26,17 @@ class QueryCounter:
         return len(self.statements)
 
 
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 @contextmanager
 def count_queries(engine: AsyncEngine) -> Iterator[QueryCounter]:
     """Count the SQL statements `engine` runs inside the block (SAVEPOINT/BEGIN excluded)."""
     counter = QueryCounter()
 
     def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        counter.statements.append(statement)
+        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            counter.statements.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", before)
     try:

@@ -1,0 +1,59 @@
+# fastmango: `make run` sets up and serves the app; `make test` sets up and runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup setup-dev migrate seed lint typecheck pytest format clean
+
+run: setup ## Set up, migrate, seed demo data and serve http://127.0.0.1:8000 on SQLite
+	$(BIN)/python manage.py migrate
+	$(BIN)/python manage.py seed
+	$(BIN)/python manage.py runserver --host $(HOST) --port $(PORT)
+
+test: setup-dev lint typecheck pytest ## Set up and run lint, types and the suite (SQLite + PostgreSQL)
+
+setup: $(VENV)/.base-installed
+setup-dev: $(VENV)/.dev-installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+
+# Installs exactly the locked versions; re-runs only when a lock file changes.
+$(VENV)/.base-installed: requirements/base.lock | $(VENV)/bin/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/base.lock
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.lock | $(VENV)/bin/python
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/dev.lock
+	touch $(VENV)/.base-installed $@
+
+migrate: setup
+	$(BIN)/python manage.py migrate
+
+seed: setup
+	$(BIN)/python manage.py seed
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup-dev
+	$(BIN)/mypy .
+
+pytest: setup-dev
+	$(BIN)/pytest
+
+format: setup-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+lock: setup-dev ## Re-resolve the lock files from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -q -o requirements/base.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements/dev.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
