@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 
 from db import Database, SessionDep
@@ -27,7 +27,9 @@ def get_database(request: Request) -> Database:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+# A primary key in a path: a 4xx for anything no row can have, before any query.
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
-__all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "TemplatesDep"]
+__all__ = ["DatabaseDep", "IdPath", "SessionDep", "SettingsDep", "TemplatesDep"]

@@ -3,13 +3,13 @@
 import asyncio
 from typing import Any
 
+from alembic import context
 from alembic.operations.ops import MigrationScript
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import models  # noqa: F401  (registers every table on the metadata)
-from alembic import context
 from orm import Model
 from settings import get_settings
 

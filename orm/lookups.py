@@ -38,6 +38,8 @@ LOOKUPS = frozenset(
         "range",
     }
 )
+# Integer column types and the bound of their values (both databases agree).
+INTEGER_LIMITS = {"SmallInteger": 2**15, "Integer": 2**31, "BigInteger": 2**63}
 _TRUE_STRINGS = {"1", "true", "yes", "on"}
 _FALSE_STRINGS = {"0", "false", "no", "off"}
 
@@ -134,9 +136,17 @@ def resolve_path(model: type[Any], key: str, *, allow_lookup: bool = True) -> Fi
 
 
 def coerce(column: ColumnElement[Any], value: Any, key: str) -> Any:
-    """Turn strings (query strings, forms) into the column's Python type, or say why not."""
+    """Turn strings (query strings, forms) into the column's Python type, or say why not.
+
+    Values no row can hold are refused here too, so the database never sees them:
+    a NUL character (PostgreSQL rejects it in text) or an integer beyond the column.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _checked_int(column, value, key)
     if not isinstance(value, str):
         return value
+    if "\x00" in value:
+        raise FieldError(f"Invalid value for {key!r}: NUL characters are not allowed")
     try:
         python_type = column.type.python_type
     except NotImplementedError:
@@ -152,7 +162,7 @@ def coerce(column: ColumnElement[Any], value: Any, key: str) -> Any:
                 return False
             raise ValueError(value)
         if python_type is int:
-            return int(value)
+            return _checked_int(column, int(value), key)
         if python_type is float:
             return float(value)
         if python_type is Decimal:
@@ -169,6 +179,13 @@ def coerce(column: ColumnElement[Any], value: Any, key: str) -> Any:
             return python_type(value)
     except (ValueError, InvalidOperation, ArithmeticError) as exc:
         raise FieldError(f"Invalid value {value!r} for {key!r}") from exc
+    return value
+
+
+def _checked_int(column: ColumnElement[Any], value: int, key: str) -> int:
+    limit = INTEGER_LIMITS.get(type(column.type).__name__)
+    if limit is not None and not -limit <= value < limit:
+        raise FieldError(f"Invalid value {value!r} for {key!r}: out of range")
     return value
 
 

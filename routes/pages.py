@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from deps import TemplatesDep
+from deps import IdPath, TemplatesDep
 from services import ProductService, WebinarService
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -61,7 +61,9 @@ async def list_products(
 
 
 @router.get("/products/{product_id}", name="product_detail")
-async def read_product(request: Request, product_id: int, templates: TemplatesDep) -> HTMLResponse:
+async def read_product(
+    request: Request, product_id: IdPath, templates: TemplatesDep
+) -> HTMLResponse:
     product = await products.get(product_id)
     return templates.TemplateResponse(request, "products/detail.html", {"product": product})
 
@@ -77,7 +79,9 @@ async def list_webinars(
 
 
 @router.get("/webinars/{webinar_id}", name="webinar_detail")
-async def read_webinar(request: Request, webinar_id: int, templates: TemplatesDep) -> HTMLResponse:
+async def read_webinar(
+    request: Request, webinar_id: IdPath, templates: TemplatesDep
+) -> HTMLResponse:
     webinar = await webinars.get(webinar_id)
     counts = await webinars.registrant_counts([webinar_id])
     return templates.TemplateResponse(

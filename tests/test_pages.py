@@ -57,6 +57,8 @@ async def test_product_list_filters_sorts_and_pages(client: httpx.AsyncClient) -
         ("per_page=1000", "per_page"),
         ("price_min=cheap", "price_min"),
         ("in_stock=maybe", "in_stock"),
+        ("q=a%00b", "NUL"),
+        ("category=%00", "NUL"),
     ],
 )
 async def test_bad_query_strings_get_400_naming_the_field(
@@ -78,8 +80,10 @@ async def test_missing_things_get_404_pages(client: httpx.AsyncClient) -> None:
         response = await client.get(path)
         assert response.status_code == 404
         assert "<h1>404</h1>" in response.text
-    not_a_number = await client.get("/products/abc")
-    assert not_a_number.status_code == 400
+    for bad_id in ("abc", "0", "-1", "99999999999", "9" * 40):
+        response = await client.get(f"/products/{bad_id}")
+        assert response.status_code == 400, bad_id
+        assert "product_id" in response.text
 
 
 async def test_product_and_webinar_details(client: httpx.AsyncClient) -> None:

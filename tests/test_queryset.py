@@ -102,6 +102,13 @@ class TestLookups:
             Product.objects.filter(in_stock="maybe")
         with pytest.raises(FieldError, match="two values"):
             Product.objects.filter(price__range=[1])
+        # Values no row can hold never reach the database (PostgreSQL would fail on them).
+        with pytest.raises(FieldError, match="out of range"):
+            Product.objects.filter(id=2**40)
+        with pytest.raises(FieldError, match="out of range"):
+            Product.objects.filter(id__in=["1", str(2**31)])
+        with pytest.raises(FieldError, match="NUL"):
+            Product.objects.filter(name__icontains="a\x00b")
 
     async def test_unknown_field_and_lookup_are_named(self) -> None:
         with pytest.raises(FieldError, match=r"'colour'.*Choices are: .*category"):
