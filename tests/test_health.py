@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from main import create_app
 from tests.conftest import make_settings
+from tests.utils import count_queries
 
 
-async def test_liveness(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health")
+async def test_liveness_never_touches_the_database(client: httpx.AsyncClient, app: Any) -> None:
+    with count_queries(app.state.db.engine) as queries:
+        response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+    assert queries.count == 0
 
 
 async def test_readiness_pings_the_database(client: httpx.AsyncClient) -> None:
