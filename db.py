@@ -48,7 +48,12 @@ class Database:
     """Owns the engine and the session factory; one per app, disposed at shutdown."""
 
     def __init__(self, settings: Settings) -> None:
-        options: dict[str, Any] = {"echo": settings.database_echo, "pool_pre_ping": True}
+        options: dict[str, Any] = {
+            "echo": settings.database_echo,
+            "pool_pre_ping": True,
+            # Errors and logs never carry bound values (password hashes, emails...).
+            "hide_parameters": True,
+        }
         if not settings.is_sqlite:
             options |= {"pool_size": settings.database_pool_size, "max_overflow": 10}
         self.engine: AsyncEngine = create_async_engine(settings.database_url, **options)

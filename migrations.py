@@ -69,11 +69,23 @@ async def states(database: Database, settings: Settings) -> list[MigrationState]
     ]
 
 
+def next_revision_id(config: Config) -> str:
+    """`0002` after `0001`: numbered like Django's migrations, easy to read in order."""
+    numbers = [
+        int(rev.revision)
+        for rev in ScriptDirectory.from_config(config).walk_revisions()
+        if rev.revision.isdigit()
+    ]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
 def make(settings: Settings, message: str, *, empty: bool = False) -> str | None:
     """Autogenerate a revision; returns its path, or None when nothing changed."""
     config = alembic_config(settings)
     config.attributes["autogenerate"] = not empty
-    script = command.revision(config, message=message, autogenerate=not empty)
+    script = command.revision(
+        config, message=message, autogenerate=not empty, rev_id=next_revision_id(config)
+    )
     if config.attributes.get("no_changes") or script is None:
         return None
     scripts = script if isinstance(script, list) else [script]

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -23,7 +24,12 @@ class Settings(BaseSettings):
     """Every setting of the app; `example.env` documents each key."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        # Errors name the setting but never echo its value (URLs carry passwords).
+        hide_input_in_errors=True,
     )
 
     # Core
@@ -96,7 +102,11 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
-        url = make_url(value)  # raises ArgumentError with a clear message on garbage
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            # SQLAlchemy's message repeats the URL, password included.
+            raise ValueError("DATABASE_URL is not a valid database URL") from None
         if url.get_backend_name() not in {"sqlite", "postgresql"}:
             raise ValueError("DATABASE_URL must be a sqlite or postgresql URL")
         # Accept the URLs hosting platforms hand out and pick our async drivers.

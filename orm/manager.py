@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from orm.exceptions import FieldError
 from orm.lookups import Q
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from orm.model import Model
 
 M = TypeVar("M", bound="Model")
+MAX_PARAMETERS = 30_000
 _M = TypeVar("_M", bound="Model")
 
 
@@ -48,13 +50,36 @@ class Manager(QuerySet[M]):
             session.add(instance)
         return instance
 
-    async def bulk_create(self, instances: Iterable[M], batch_size: int = 1000) -> list[M]:
-        """Insert many rows with batched INSERTs; primary keys are set on the objects."""
+    async def bulk_create(self, instances: Iterable[M], batch_size: int = 500) -> list[M]:
+        """Insert many rows, one multi-row INSERT ... RETURNING per batch.
+
+        Primary keys are set on the objects, which join the session as persistent
+        rows. (The ORM's flush would send one INSERT per row on SQLite, where it
+        cannot rely on RETURNING order; like Django, we rely on it for a single
+        multi-row VALUES statement, which both databases return in order.)
+        """
         created = list(instances)
+        mapper = inspect(self.model)
+        (pk,) = mapper.primary_key
+        pk_key = mapper.get_property_by_column(pk).key
+        if any(getattr(obj, pk_key) is not None for obj in created):
+            # Explicit keys: nothing to read back, let the unit of work insert them.
+            async with write(self.session) as session:
+                session.add_all(created)
+            return created
+        keys = [attr.key for attr in mapper.column_attrs if attr.key != pk_key]
+        # Both databases cap bound parameters per statement (SQLite 32766, asyncpg 32767).
+        batch_size = max(1, min(batch_size, MAX_PARAMETERS // max(1, len(keys))))
         async with write(self.session) as session:
             for start in range(0, len(created), batch_size):
-                session.add_all(created[start : start + batch_size])
-                await session.flush()
+                batch = created[start : start + batch_size]
+                rows = [{key: getattr(obj, key) for key in keys} for obj in batch]
+                stmt = insert(self.model).values(rows).returning(pk)
+                ids = (await session.execute(stmt)).scalars().all()
+                for obj, ident in zip(batch, ids, strict=True):
+                    setattr(obj, pk_key, ident)
+                    make_transient_to_detached(obj)
+                    session.add(obj)
         return created
 
     async def get_or_create(

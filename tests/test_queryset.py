@@ -374,6 +374,12 @@ class TestWrites:
         )
         assert all(p.id is not None for p in made)
         assert await Product.objects.filter(category="Bulk").count() == 250
+        # Keys match their rows, and the objects are persistent: save() updates.
+        assert (await Product.objects.get(id=made[137].id)).name == "Bulk 137"
+        made[0].name = "Bulk 0 renamed"
+        await made[0].save()
+        assert await Product.objects.filter(category="Bulk").count() == 250
+        assert (await Product.objects.get(id=made[0].id)).name == "Bulk 0 renamed"
         changed = await Product.objects.filter(category="Bulk", price__lt=10).update(in_stock=False)
         assert changed == 10
         assert await Product.objects.filter(in_stock=False).count() == 10

@@ -65,6 +65,11 @@ def test_database_urls_get_async_drivers_and_hidden_passwords() -> None:
     )
     with pytest.raises(ValidationError, match="sqlite or postgresql"):
         Settings(_env_file=None, database_url="mysql://u:p@h/db")
+    for garbage in ("postgresql://user:pw-SECRET@host:port/db", "://user:pw-SECRET@"):
+        with pytest.raises(ValidationError) as refused:
+            Settings(_env_file=None, database_url=garbage)
+        assert "DATABASE_URL is not a valid database URL" in str(refused.value)
+        assert "pw-SECRET" not in str(refused.value)
 
 
 def test_good_production_settings_start() -> None:
