@@ -6,14 +6,17 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev migrate seed lint typecheck pytest format clean
+.PHONY: run test setup setup-dev system-deps migrate seed lint typecheck pytest format clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests drive for real (a Redis server for the shared-state paths).
+SYSTEM_DEPS := redis-server
 
 run: setup ## Set up, migrate, seed demo data and serve http://127.0.0.1:8000 on SQLite
 	$(BIN)/python manage.py migrate
 	$(BIN)/python manage.py seed
 	$(BIN)/python manage.py runserver --host $(HOST) --port $(PORT)
 
-test: setup-dev lint typecheck pytest ## Set up and run lint, types and the suite (SQLite + PostgreSQL)
+test: setup-dev system-deps lint typecheck pytest ## Set up and run lint, types and the suite (SQLite + PostgreSQL)
 
 setup: $(VENV)/.base-installed
 setup-dev: $(VENV)/.dev-installed
@@ -30,6 +33,13 @@ $(VENV)/.base-installed: requirements/base.lock | $(VENV)/bin/python
 $(VENV)/.dev-installed: requirements/dev.lock | $(VENV)/bin/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/dev.lock
 	touch $(VENV)/.base-installed $@
+
+system-deps:
+	@missing=""; for bin in $(SYSTEM_DEPS); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 
 migrate: setup
 	$(BIN)/python manage.py migrate

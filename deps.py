@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 
+from auth import StrategyDep, UserManagerDep
 from db import Database, SessionDep
+from services.auth_service import AuthService
 from settings import Settings
 
 
@@ -27,9 +29,19 @@ def get_database(request: Request) -> Database:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_auth_service(
+    request: Request, manager: UserManagerDep, strategy: StrategyDep
+) -> AuthService:
+    state = request.app.state
+    return AuthService(manager, strategy, state.throttle, state.mailer)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 # A primary key in a path: a 4xx for anything no row can have, before any query.
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
-__all__ = ["DatabaseDep", "IdPath", "SessionDep", "SettingsDep", "TemplatesDep"]
+__all__ = ["AuthServiceDep", "DatabaseDep", "IdPath", "SessionDep", "SettingsDep", "TemplatesDep"]

@@ -24,6 +24,13 @@ class ValidationError(DomainError):
     code = "invalid"
 
 
+class NotAuthenticated(DomainError):
+    """Nobody is signed in: a 401 for API clients, a redirect to the login page for browsers."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from errors import DomainError
+from errors import DomainError, NotAuthenticated
 
 logger = logging.getLogger("fastmango.errors")
 
@@ -63,6 +64,13 @@ def error_response(
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, NotAuthenticated):
+        if not wants_json(request) and request.method in {"GET", "HEAD"}:
+            # Browsers go to the login page and come back afterwards.
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        headers = {"WWW-Authenticate": "Bearer"}
+        return error_response(request, 401, exc.detail, exc.code, headers=headers)
     return error_response(request, exc.status_code, exc.detail, exc.code, exc.errors)
 
 

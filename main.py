@@ -8,18 +8,20 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from redis.asyncio import Redis
 
 import handlers
+import middleware
 import migrations
 from checks import check_startup
-from db import Database, DBSessionMiddleware
+from db import Database
 from logging_setup import configure_logging
+from mail import build_mailer
 from routes import ROUTERS
 from settings import BASE_DIR, Settings, get_settings
 from templating import build_templates
+from throttle import build_throttle
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     check_startup(settings)
     configure_logging(settings)
     database = Database(settings)
+    # Created now, connected on first use; shared cache, throttling and sessions.
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await migrations.upgrade(database, settings)
         yield
         await database.dispose()
+        if redis is not None:
+            await redis.aclose()
 
     app = FastAPI(
         title=settings.site_name,
@@ -54,18 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = database
     app.state.templates = build_templates(settings)
 
+    app.state.redis = redis
+    app.state.throttle = build_throttle(redis)
+    app.state.mailer = build_mailer(settings)
+
     handlers.install(app)
-    app.add_middleware(DBSessionMiddleware, database=database)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["*"],
-            allow_headers=["*"],
-        )
-    if settings.is_production:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+    middleware.install(app, settings, database)
     app.mount("/static", StaticFiles(directory=BASE_DIR / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, Relationship, SQLModel
 
 from orm import DecimalType, Model, UTCDateTime, utcnow
@@ -31,6 +32,14 @@ def _enum(enum_class: type[enum.Enum], name: str) -> SAEnum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+def instance_info(instance: object) -> dict[str, Any]:
+    """SQLAlchemy's per-instance scratch dict, for values that are not columns."""
+    state = sa_inspect(instance)
+    assert state is not None
+    info: dict[str, Any] = state.info
+    return info
 
 
 class TimestampedModel(Model):
@@ -127,6 +136,40 @@ class User(TimestampedModel, table=True):
     )
     user_permissions: list[Permission] = Relationship(
         link_model=UserPermissionLink, sa_relationship_kwargs=NO_LAZY
+    )
+
+    def has_perm(self, codename: str) -> bool:
+        """Django's `user.has_perm("product.change")`: superusers hold every permission.
+
+        Codenames come from `auth.load_permissions`, which the user dependencies call;
+        they live on the instance's SQLAlchemy state (pydantic refuses unknown fields).
+        """
+        if not self.is_active:
+            return False
+        if self.is_superuser:
+            return True
+        permissions: set[str] | None = instance_info(self).get("permissions")
+        if permissions is None:
+            raise RuntimeError("permissions not loaded: await auth.load_permissions(user) first")
+        return codename in permissions
+
+
+class AccessToken(Model, table=True):
+    """A revocable login session or API token (fastapi-users' database strategy).
+
+    Only a SHA-256 digest of the token is stored, so a leaked table leaks no sessions.
+    """
+
+    __tablename__ = "access_tokens"
+
+    token: str = Field(max_length=64, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
     )
 
 

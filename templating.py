@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from flash import pop_messages
 from settings import BASE_DIR, Settings
 
 
+def request_context(request: Request) -> dict[str, Any]:
+    """What base.html needs on every page: the user, messages and the CSRF token."""
+    return {
+        "current_user": getattr(request.state, "user", None),
+        "messages": pop_messages(request),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+    }
+
+
 def build_templates(settings: Settings) -> Jinja2Templates:
-    templates = Jinja2Templates(directory=str(BASE_DIR / "templates"))
+    templates = Jinja2Templates(
+        directory=str(BASE_DIR / "templates"), context_processors=[request_context]
+    )
     # Values fixed for the life of the app are globals, not per-request processors.
     templates.env.globals.update(site_name=settings.site_name, debug=settings.debug)
     return templates

@@ -5,10 +5,12 @@
 
 from fastapi import APIRouter
 
-from routes import health, pages
+from routes import accounts, api_auth, health, pages
 
 ROUTERS: list[APIRouter] = [
     health.router,
     pages.router,
+    accounts.router,
+    api_auth.router,
     # startapp: new routers go above this line
 ]

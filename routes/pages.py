@@ -6,13 +6,19 @@ from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from auth import get_optional_user
 from deps import IdPath, TemplatesDep
 from services import ProductService, WebinarService
 
-router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+router = APIRouter(
+    tags=["pages"],
+    default_response_class=HTMLResponse,
+    # Every page shows the login state in its navigation.
+    dependencies=[Depends(get_optional_user)],
+)
 products = ProductService()
 webinars = WebinarService()
 

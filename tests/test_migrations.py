@@ -27,6 +27,7 @@ TABLES = {
     "webinars",
     "webinar_registrants",
     "audit_log",
+    "access_tokens",
 }
 
 

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models import Product, Webinar, WebinarRegistrant
+from auth import hash_password
+from models import Product, User, Webinar, WebinarRegistrant
 from orm import utcnow
 
 
@@ -46,6 +47,25 @@ def count_queries(engine: AsyncEngine) -> Iterator[QueryCounter]:
 
 
 _sequence = count(1)
+PASSWORD = "correct-horse-battery-staple"
+
+
+async def make_user(
+    email: str | None = None, password: str = PASSWORD, groups: tuple[str, ...] = (), **flags: Any
+) -> User:
+    """A user with a real argon2 hash, optionally in groups (created with their permissions)."""
+    from services.account_service import AccountService
+
+    n = next(_sequence)
+    user = await User.objects.create(
+        email=email or f"user{n}@example.com", hashed_password=hash_password(password), **flags
+    )
+    if groups:
+        accounts = AccountService()
+        await accounts.ensure_role_groups()
+        for group in groups:
+            await accounts.add_to_group(user.email, group)
+    return user
 
 
 async def make_product(**values: Any) -> Product:
