@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from models import Product
-from orm import Avg, Count, FieldError, Page, Q, QuerySet
+from models import Product, User
+from orm import Avg, Count, FieldError, Page, Q, QuerySet, atomic
 from schemas import ProductCreate, ProductStats, ProductUpdate
+from services.audit_service import AuditService, snapshot
 
 ORDERABLE = ("id", "name", "price", "category", "in_stock", "created_at", "updated_at")
 MAX_PER_PAGE = 100
@@ -32,7 +33,10 @@ def check_page(page: int, per_page: int) -> None:
 
 
 class ProductService:
-    """Everything the views do with products goes through here."""
+    """Everything the views do with products goes through here; changes are audited."""
+
+    def __init__(self) -> None:
+        self.audit = AuditService()
 
     def filtered(
         self,
@@ -72,18 +76,31 @@ class ProductService:
     async def get(self, product_id: int) -> Product:
         return await Product.objects.get_or_404(id=product_id)
 
-    async def create(self, data: ProductCreate) -> Product:
-        return await Product.objects.create(**data.model_dump())
+    async def create(self, data: ProductCreate, actor: User | None = None) -> Product:
+        """Insert a product and its audit row in one transaction."""
+        async with atomic():
+            product = await Product.objects.create(**data.model_dump())
+            await self.audit.created(actor, product)
+        return product
 
-    async def update(self, product_id: int, data: ProductUpdate) -> Product:
+    async def update(
+        self, product_id: int, data: ProductUpdate, actor: User | None = None
+    ) -> Product:
         product = await self.get(product_id)
-        for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
-            setattr(product, name, value)
-        return await product.save()
+        before = snapshot(product)
+        async with atomic():
+            for name, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+                setattr(product, name, value)
+            await product.save()
+            await self.audit.changed(actor, product, before)
+        return product
 
-    async def delete(self, product_id: int) -> None:
+    async def delete(self, product_id: int, actor: User | None = None) -> None:
         product = await self.get(product_id)
-        await product.delete()
+        before = snapshot(product)
+        async with atomic():
+            await self.audit.deleted(actor, product, before)
+            await product.delete()
 
     async def categories(self) -> list[str]:
         """Distinct categories, sorted (one indexed query)."""

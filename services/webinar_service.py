@@ -9,9 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from errors import Conflict
-from models import RegistrantStatus, Webinar, WebinarRegistrant
-from orm import Page, Q, QuerySet, utcnow
+from models import RegistrantStatus, User, Webinar, WebinarRegistrant
+from orm import Page, Q, QuerySet, atomic, utcnow
 from schemas import RegistrantCreate, RegistrantUpdate, WebinarSummary
+from services.audit_service import AuditService, snapshot
 from services.product_service import check_page, parse_ordering
 
 REGISTRANT_ORDERABLE = ("id", "name", "email", "company", "status", "registered_at")
@@ -19,6 +20,9 @@ REGISTRANT_ORDERABLE = ("id", "name", "email", "company", "status", "registered_
 
 class WebinarService:
     """Everything the views do with webinars and registrants goes through here."""
+
+    def __init__(self) -> None:
+        self.audit = AuditService()
 
     async def upcoming(
         self, *, page: int = 1, per_page: int = 20, now: datetime | None = None
@@ -91,11 +95,15 @@ class WebinarService:
         return await qs.paginate(page, per_page)
 
     async def update_registrant(
-        self, registrant_id: int, data: RegistrantUpdate
+        self, registrant_id: int, data: RegistrantUpdate, actor: User | None = None
     ) -> WebinarRegistrant:
         registrant = await WebinarRegistrant.objects.get_or_404(id=registrant_id)
-        if data.status is not None:
-            registrant.status = RegistrantStatus(data.status)
-        if data.notes is not None:
-            registrant.notes = data.notes
-        return await registrant.save()
+        before = snapshot(registrant)
+        async with atomic():
+            if data.status is not None:
+                registrant.status = RegistrantStatus(data.status)
+            if data.notes is not None:
+                registrant.notes = data.notes
+            await registrant.save()
+            await self.audit.changed(actor, registrant, before)
+        return registrant
