@@ -6,17 +6,17 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev system-deps migrate seed lint typecheck pytest format clean
+.PHONY: run test setup setup-dev system-deps assets migrate seed lint typecheck pytest format clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive for real (a Redis server for the shared-state paths).
 SYSTEM_DEPS := redis-server
 
-run: setup ## Set up, migrate, seed demo data and serve http://127.0.0.1:8000 on SQLite
+run: setup assets ## Set up, migrate, seed demo data and serve http://127.0.0.1:8000 on SQLite
 	$(BIN)/python manage.py migrate
 	$(BIN)/python manage.py seed
 	$(BIN)/python manage.py runserver --host $(HOST) --port $(PORT)
 
-test: setup-dev system-deps lint typecheck pytest ## Set up and run lint, types and the suite (SQLite + PostgreSQL)
+test: setup-dev system-deps assets lint typecheck pytest ## Set up and run lint, types and the suite (SQLite + PostgreSQL)
 
 setup: $(VENV)/.base-installed
 setup-dev: $(VENV)/.dev-installed
@@ -33,6 +33,15 @@ $(VENV)/.base-installed: requirements/base.lock | $(VENV)/bin/python
 $(VENV)/.dev-installed: requirements/dev.lock | $(VENV)/bin/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/dev.lock
 	touch $(VENV)/.base-installed $@
+
+# Front-end files from the npm registry (lock file), copied with content hashes into static/dist.
+assets: static/dist/manifest.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+static/dist/manifest.json: node_modules/.package-lock.json scripts/build-assets.mjs
+	node scripts/build-assets.mjs
 
 system-deps:
 	@missing=""; for bin in $(SYSTEM_DEPS); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
@@ -57,6 +66,10 @@ typecheck: setup-dev
 pytest: setup-dev
 	$(BIN)/pytest
 
+.PHONY: bench
+bench: setup-dev ## Benchmark the app against a bare FastAPI ceiling with wrk (SQLite + PostgreSQL); writes bench/results.md
+	$(BIN)/python bench/run.py --db both $(BENCH_ARGS)
+
 format: setup-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -66,4 +79,4 @@ lock: setup-dev ## Re-resolve the lock files from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -q -o requirements/dev.lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules static/dist .mypy_cache .ruff_cache .pytest_cache

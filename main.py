@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 import handlers
 import middleware
 import migrations
+from assets import Assets
 from checks import check_startup
 from db import Database
 from logging_setup import configure_logging
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.templates = build_templates(settings)
+    app.state.assets = Assets()
 
     app.state.redis = redis
     app.state.throttle = build_throttle(redis)

@@ -8,6 +8,7 @@ never duplicates rows, and negation keeps Django's NULL semantics.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -143,6 +144,8 @@ def coerce(column: ColumnElement[Any], value: Any, key: str) -> Any:
     """
     if isinstance(value, int) and not isinstance(value, bool):
         return _checked_int(column, value, key)
+    if isinstance(value, Decimal | float):
+        return _checked_number(column, value, key)
     if not isinstance(value, str):
         return value
     if "\x00" in value:
@@ -164,12 +167,9 @@ def coerce(column: ColumnElement[Any], value: Any, key: str) -> Any:
         if python_type is int:
             return _checked_int(column, int(value), key)
         if python_type is float:
-            return float(value)
+            return _checked_number(column, float(value), key)
         if python_type is Decimal:
-            number = Decimal(value)
-            if not number.is_finite():
-                raise ValueError(value)
-            return number
+            return _checked_number(column, Decimal(value), key)
         if python_type is datetime:
             moment = datetime.fromisoformat(value)
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -185,6 +185,18 @@ def coerce(column: ColumnElement[Any], value: Any, key: str) -> Any:
 def _checked_int(column: ColumnElement[Any], value: int, key: str) -> int:
     limit = INTEGER_LIMITS.get(type(column.type).__name__)
     if limit is not None and not -limit <= value < limit:
+        raise FieldError(f"Invalid value {value!r} for {key!r}: out of range")
+    return value
+
+
+def _checked_number(column: ColumnElement[Any], value: Decimal | float, key: str) -> Any:
+    """Finite, and within NUMERIC(p, s) where the column has one (PostgreSQL overflows)."""
+    finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+    if not finite:
+        raise FieldError(f"Invalid value {value!r} for {key!r}: not a finite number")
+    precision = getattr(column.type, "precision", None)
+    scale = getattr(column.type, "scale", None) or 0
+    if precision is not None and abs(Decimal(str(value))) >= Decimal(10) ** (precision - scale):
         raise FieldError(f"Invalid value {value!r} for {key!r}: out of range")
     return value
 

@@ -5,12 +5,15 @@
 
 from fastapi import APIRouter
 
-from routes import accounts, api_auth, health, pages
+from routes import accounts, api_auth, api_products, api_webinars, docs, health, pages
 
 ROUTERS: list[APIRouter] = [
     health.router,
     pages.router,
     accounts.router,
     api_auth.router,
+    api_products.router,
+    api_webinars.router,
+    docs.router,
     # startapp: new routers go above this line
 ]

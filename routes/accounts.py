@@ -16,7 +16,10 @@ from flash import flash
 from settings import Settings
 from throttle import Throttled
 
-router = APIRouter(tags=["accounts"], dependencies=[Depends(get_optional_user)])
+# HTML for browsers: kept out of the API schema, which documents /api/v1.
+router = APIRouter(
+    tags=["accounts"], dependencies=[Depends(get_optional_user)], include_in_schema=False
+)
 Text = Annotated[str, Form(max_length=1000)]
 
 

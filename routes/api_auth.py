@@ -26,8 +26,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320)
-    password: str = Field(max_length=1000)
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)
 
 
 class Token(BaseModel):
@@ -78,8 +78,8 @@ async def _credentials(request: Request) -> Credentials:
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "username": {"type": "string"},
-                            "password": {"type": "string"},
+                            "username": {"type": "string", "minLength": 1, "maxLength": 320},
+                            "password": {"type": "string", "minLength": 1, "maxLength": 1000},
                         },
                         "required": ["username", "password"],
                     }

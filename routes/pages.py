@@ -16,6 +16,7 @@ from services import ProductService, WebinarService
 router = APIRouter(
     tags=["pages"],
     default_response_class=HTMLResponse,
+    include_in_schema=False,  # HTML for browsers; the API schema documents /api/v1
     # Every page shows the login state in its navigation.
     dependencies=[Depends(get_optional_user)],
 )
@@ -52,6 +53,8 @@ async def list_products(
         "price_min": price_min,
         "price_max": price_max,
     }
+    # A browser form may send `ordering=` for "default"; the API is strict about it.
+    ordering = ordering or None
     result = await products.find(page=page, per_page=per_page, ordering=ordering, **filters)
     # The pager keeps every filter; the same URL works with or without JavaScript.
     kept = {**filters, "ordering": ordering, "per_page": per_page}

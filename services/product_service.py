@@ -16,8 +16,8 @@ MAX_PER_PAGE = 100
 
 def parse_ordering(ordering: str | None, allowed: tuple[str, ...], default: str) -> list[str]:
     """`"-price,name"` -> ["-price", "name"]; unknown fields raise FieldError naming them."""
-    fields = [f.strip() for f in (ordering or default).split(",") if f.strip()]
-    unknown = [f for f in fields if f.removeprefix("-") not in allowed]
+    fields = (default if ordering is None else ordering).split(",")
+    unknown = [repr(f) for f in fields if f.removeprefix("-") not in allowed]
     if unknown:
         raise FieldError(
             f"Unknown ordering field(s): {', '.join(unknown)}. Allowed: {', '.join(allowed)}"

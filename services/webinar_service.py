@@ -25,12 +25,19 @@ class WebinarService:
         self.audit = AuditService()
 
     async def upcoming(
-        self, *, page: int = 1, per_page: int = 20, now: datetime | None = None
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 20,
+        now: datetime | None = None,
+        include_past: bool = False,
     ) -> Page[WebinarSummary]:
-        """Webinars not yet started, soonest first, each with its registrant count."""
+        """Webinars not yet started (or all), soonest first, each with its registrant count."""
         check_page(page, per_page)
-        qs = Webinar.objects.filter(starts_at__gte=now or utcnow()).order_by("starts_at", "id")
-        result = await qs.paginate(page, per_page)
+        qs = Webinar.objects.all()
+        if not include_past:
+            qs = qs.filter(starts_at__gte=now or utcnow())
+        result = await qs.order_by("starts_at", "id").paginate(page, per_page)
         counts = await self.registrant_counts([w.id for w in result.items if w.id is not None])
         items = [
             WebinarSummary.model_validate(w).model_copy(
@@ -54,9 +61,18 @@ class WebinarService:
     async def get(self, webinar_id: int) -> Webinar:
         return await Webinar.objects.get_or_404(id=webinar_id)
 
+    async def summary(self, webinar_id: int) -> WebinarSummary:
+        webinar = await self.get(webinar_id)
+        counts = await self.registrant_counts([webinar_id])
+        return WebinarSummary.model_validate(webinar).model_copy(
+            update={"registrant_count": counts.get(webinar_id, 0)}
+        )
+
     async def register(self, webinar_id: int, data: RegistrantCreate) -> WebinarRegistrant:
         """Register someone; the same email twice for one webinar is a Conflict."""
         webinar = await self.get(webinar_id)
+        if webinar.starts_at < utcnow():
+            raise Conflict("This webinar has already started; registration is closed.")
         email = data.email.strip().lower()
         try:
             return await WebinarRegistrant.objects.create(

@@ -515,7 +515,8 @@ async def test_startapp_scaffolds_a_working_app(
         assert (project / path).is_file(), path
         assert not (ROOT / path).exists(), f"{path} leaked into the real tree"
     routes_init = (project / "routes" / "__init__.py").read_text()
-    assert re.search(rf"^from routes import [^\n]*\b{APP}\b", routes_init, re.MULTILINE)
+    imports = rf"^from routes import (?:\([^)]*\b{APP}\b[^)]*\)|[^\n]*\b{APP}\b)"
+    assert re.search(imports, routes_init, re.MULTILINE)
     assert f"    {APP}.router,\n    # startapp: new routers go above this line" in routes_init
     assert '{% extends "base.html" %}' in (project / created[2]).read_text()
 
