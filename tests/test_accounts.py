@@ -294,3 +294,30 @@ class TestCSRF:
 
 def test_hash_password_is_argon2() -> None:
     assert hash_password("x" * 12).startswith("$argon2id$")
+
+
+async def test_production_cookies_are_secure(settings: Any) -> None:
+    from main import create_app
+
+    production = settings.model_copy(
+        update={
+            "environment": "production",
+            "secret_key": settings.secret_key,
+            "allowed_hosts": ["testserver"],
+        }
+    )
+    app = create_app(production)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="https://testserver") as client,
+    ):
+        await make_user(email="prod@example.com")
+        response = await login(client, "prod@example.com")
+        cookies = [v for k, v in response.headers.multi_items() if k == "set-cookie"]
+        session_cookie = next(c for c in cookies if c.startswith(f"{SESSION_COOKIE}="))
+        assert "Secure" in session_cookie
+        assert "HttpOnly" in session_cookie
+        assert all("secure" in c.lower() for c in cookies)
+        unknown_host = await client.get("/", headers={"host": "evil.example"})
+        assert unknown_host.status_code == 400
