@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from orm import FieldError
+from orm import FieldError, Page
 
 T = TypeVar("T")
 
@@ -50,6 +50,17 @@ class Paged(BaseModel, Generic[T]):
     page: int
     per_page: int
     pages: int
+
+    @classmethod
+    def of(cls, result: Page[Any], items: list[T]) -> Self:
+        """The API shape of an ORM `Page`, with its items converted for output."""
+        return cls(
+            items=items,
+            total=result.total,
+            page=result.page,
+            per_page=result.per_page,
+            pages=result.pages,
+        )
 
 
 def ordering_pattern(fields: Iterable[str]) -> str:

@@ -73,12 +73,8 @@ async def list_products(
         price_min=None if price_min is None else Decimal(str(price_min)),
         price_max=None if price_max is None else Decimal(str(price_max)),
     )
-    payload = Paged[ProductPublic](
-        items=[ProductPublic.model_validate(p) for p in result.items],
-        total=result.total,
-        page=result.page,
-        per_page=result.per_page,
-        pages=result.pages,
+    payload = Paged[ProductPublic].of(
+        result, [ProductPublic.model_validate(p) for p in result.items]
     )
     return etag_json(request, payload)
 

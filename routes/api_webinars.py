@@ -49,13 +49,7 @@ async def list_webinars(
     request: Request, page: Page = 1, per_page: PerPage = 20, include_past: bool = False
 ) -> Response:
     result = await webinars.upcoming(page=page, per_page=per_page, include_past=include_past)
-    payload = Paged[WebinarSummary](
-        items=result.items,
-        total=result.total,
-        page=result.page,
-        per_page=result.per_page,
-        pages=result.pages,
-    )
+    payload = Paged[WebinarSummary].of(result, result.items)
     return etag_json(request, payload)
 
 
@@ -87,12 +81,8 @@ async def list_registrants(
     result = await webinars.find_registrants(
         webinar_id, q=q, status=status, ordering=ordering, page=page, per_page=per_page
     )
-    payload = Paged[RegistrantStaff](
-        items=[RegistrantStaff.model_validate(r) for r in result.items],
-        total=result.total,
-        page=result.page,
-        per_page=result.per_page,
-        pages=result.pages,
+    payload = Paged[RegistrantStaff].of(
+        result, [RegistrantStaff.model_validate(r) for r in result.items]
     )
     return etag_json(request, payload)
 
