@@ -305,3 +305,22 @@ async def test_docs_work_offline(client: httpx.AsyncClient) -> None:
     register = schema["paths"]["/api/v1/webinars/{webinar_id}/register"]["post"]["responses"]
     assert {"201", "404", "409", "422"} <= set(register)
     assert {"200", "401", "429"} <= set(schema["paths"]["/api/v1/auth/token"]["post"]["responses"])
+
+
+async def test_every_list_endpoint_keeps_its_query_count(
+    client: httpx.AsyncClient, app: Any, staff: dict[str, Any]
+) -> None:
+    for i in range(12):
+        webinar = await make_webinar()
+        for _ in range(2):
+            await make_registrant(webinar)
+        await make_product(name=f"Item {i}")
+    target = (await client.get("/api/v1/webinars")).json()["items"][0]["id"]
+    for path in ("/api/v1/products", "/api/v1/webinars", f"/api/v1/webinars/{target}/registrants"):
+        counts = []
+        for size in (2, 12):
+            with count_queries(app.state.db.engine) as queries:
+                response = await client.get(path, params={"per_page": size}, headers=staff["root"])
+            assert response.status_code == 200, path
+            counts.append(queries.count)
+        assert counts[0] == counts[1], (path, counts)
