@@ -194,7 +194,7 @@ async def get_user_manager(request: Request, user_db: UserDbDep) -> UserManager:
 UserManagerDep = Annotated[UserManager, Depends(get_user_manager)]
 
 
-def get_strategy(request: Request) -> Strategy[User, int]:
+async def get_strategy(request: Request) -> Strategy[User, int]:
     settings: Settings = request.app.state.settings
     redis = request.app.state.redis
     if redis is not None:

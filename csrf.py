@@ -27,6 +27,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SESSION_KEY = "csrf_secret"
+NO_SESSION_PATHS = ("/api/", "/health", "/static/", "/openapi.json")
 
 ErrorResponder = Callable[[Request, int, str], Response]
 
@@ -51,9 +52,12 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         session = scope.setdefault("session", {})
-        if SESSION_KEY not in session:
+        # Pages get a secret on first sight; API and probe requests leave the session
+        # empty, so they never receive (or pay for) a signed session cookie.
+        if SESSION_KEY not in session and not str(scope["path"]).startswith(NO_SESSION_PATHS):
             session[SESSION_KEY] = secrets.token_urlsafe(32)
-        expected = token_for(session[SESSION_KEY], self.secret_key)
+        secret = session.get(SESSION_KEY)
+        expected = token_for(secret, self.secret_key) if secret else ""
         scope.setdefault("state", {})["csrf_token"] = expected
         if scope["method"] in SAFE_METHODS or self._exempt(scope):
             await self.app(scope, receive, send)
@@ -67,7 +71,7 @@ class CSRFMiddleware:
                 return
             sent = await self._form_token(scope, headers, body)
             receive = _replay(body, receive)
-        if not sent or not hmac.compare_digest(sent, expected):
+        if not sent or not expected or not hmac.compare_digest(sent, expected):
             await self._refuse(scope, send, 403, "CSRF check failed: reload the page and retry.")
             return
         await self.app(scope, receive, send)

@@ -50,7 +50,8 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         options: dict[str, Any] = {
             "echo": settings.database_echo,
-            "pool_pre_ping": True,
+            # A dropped server connection is noticed before use (a file needs no ping).
+            "pool_pre_ping": not settings.is_sqlite,
             # Errors and logs never carry bound values (password hashes, emails...).
             "hide_parameters": True,
         }

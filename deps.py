@@ -9,21 +9,22 @@ from fastapi.templating import Jinja2Templates
 
 from auth import StrategyDep, UserManagerDep
 from db import Database, SessionDep
+from services import ProductService
 from services.auth_service import AuthService
 from settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_templates(request: Request) -> Jinja2Templates:
+async def get_templates(request: Request) -> Jinja2Templates:
     templates: Jinja2Templates = request.app.state.templates
     return templates
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
@@ -31,7 +32,7 @@ def get_database(request: Request) -> Database:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def get_auth_service(
+async def get_auth_service(
     request: Request, manager: UserManagerDep, strategy: StrategyDep
 ) -> AuthService:
     state = request.app.state
@@ -39,9 +40,24 @@ def get_auth_service(
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+async def get_product_service(request: Request) -> ProductService:
+    return ProductService(request.app.state.cache)
+
+
+ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
 # A primary key in a path: a 4xx for anything no row can have, before any query.
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
-__all__ = ["AuthServiceDep", "DatabaseDep", "IdPath", "SessionDep", "SettingsDep", "TemplatesDep"]
+__all__ = [
+    "AuthServiceDep",
+    "DatabaseDep",
+    "IdPath",
+    "ProductServiceDep",
+    "SessionDep",
+    "SettingsDep",
+    "TemplatesDep",
+]

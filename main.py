@@ -15,6 +15,7 @@ import handlers
 import middleware
 import migrations
 from assets import Assets
+from cache import build_cache
 from checks import check_startup
 from db import Database
 from logging_setup import configure_logging
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.redis = redis
     app.state.throttle = build_throttle(redis)
+    app.state.cache = build_cache(redis)
     app.state.mailer = build_mailer(settings)
 
     handlers.install(app)

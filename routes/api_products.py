@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from auth import require_perm
-from deps import IdPath
+from deps import IdPath, ProductServiceDep
 from models import User
 from routes.api_common import (
     Paged,
@@ -20,11 +20,9 @@ from routes.api_common import (
     strict_query,
 )
 from schemas import MAX_PRICE, NO_NUL, ProductCreate, ProductPublic, ProductUpdate
-from services import ProductService
 from services.product_service import ORDERABLE
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
-products = ProductService()
 LIST_PARAMS = (
     "category",
     "in_stock",
@@ -49,6 +47,7 @@ CanDelete = Annotated[User, Depends(require_perm("product.delete"))]
     summary="List products: filters, `ordering=-price,name`, `page`/`per_page` (max 100)",
 )
 async def list_products(
+    products: ProductServiceDep,
     request: Request,
     category: Annotated[
         str | None, Query(max_length=100, json_schema_extra={"pattern": NO_NUL})
@@ -80,7 +79,9 @@ async def list_products(
 
 
 @router.get("/{product_id}", response_model=ProductPublic, responses=cached_get(400, 404, 422))
-async def read_product(request: Request, product_id: IdPath) -> Response:
+async def read_product(
+    products: ProductServiceDep, request: Request, product_id: IdPath
+) -> Response:
     product = await products.get(product_id)
     return etag_json(request, ProductPublic.model_validate(product))
 
@@ -91,7 +92,9 @@ async def read_product(request: Request, product_id: IdPath) -> Response:
     response_model=ProductPublic,
     responses=errors(400, 401, 403, 413, 422),
 )
-async def create_product(data: ProductCreate, user: CanAdd) -> Response:
+async def create_product(
+    products: ProductServiceDep, data: ProductCreate, user: CanAdd
+) -> Response:
     product = await products.create(data, actor=user)
     return json_created(ProductPublic.model_validate(product))
 
@@ -101,11 +104,15 @@ async def create_product(data: ProductCreate, user: CanAdd) -> Response:
     response_model=ProductPublic,
     responses=errors(400, 401, 403, 404, 413, 422),
 )
-async def update_product(product_id: IdPath, data: ProductUpdate, user: CanChange) -> ProductPublic:
+async def update_product(
+    products: ProductServiceDep, product_id: IdPath, data: ProductUpdate, user: CanChange
+) -> ProductPublic:
     return ProductPublic.model_validate(await products.update(product_id, data, actor=user))
 
 
 @router.delete("/{product_id}", status_code=204, responses=errors(400, 401, 403, 404, 422))
-async def delete_product(product_id: IdPath, user: CanDelete) -> Response:
+async def delete_product(
+    products: ProductServiceDep, product_id: IdPath, user: CanDelete
+) -> Response:
     await products.delete(product_id, actor=user)
     return Response(status_code=204)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from auth import get_optional_user
-from deps import IdPath, TemplatesDep
-from services import ProductService, WebinarService
+from deps import IdPath, ProductServiceDep, TemplatesDep
+from services import WebinarService
 
 router = APIRouter(
     tags=["pages"],
@@ -20,12 +20,13 @@ router = APIRouter(
     # Every page shows the login state in its navigation.
     dependencies=[Depends(get_optional_user)],
 )
-products = ProductService()
 webinars = WebinarService()
 
 
 @router.get("/", name="home")
-async def read_home(request: Request, templates: TemplatesDep) -> HTMLResponse:
+async def read_home(
+    products: ProductServiceDep, request: Request, templates: TemplatesDep
+) -> HTMLResponse:
     stats = await products.stats()
     upcoming = await webinars.upcoming(per_page=3)
     return templates.TemplateResponse(
@@ -35,6 +36,7 @@ async def read_home(request: Request, templates: TemplatesDep) -> HTMLResponse:
 
 @router.get("/products", name="product_list")
 async def list_products(
+    products: ProductServiceDep,
     request: Request,
     templates: TemplatesDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
@@ -71,7 +73,7 @@ async def list_products(
 
 @router.get("/products/{product_id}", name="product_detail")
 async def read_product(
-    request: Request, product_id: IdPath, templates: TemplatesDep
+    products: ProductServiceDep, request: Request, product_id: IdPath, templates: TemplatesDep
 ) -> HTMLResponse:
     product = await products.get(product_id)
     return templates.TemplateResponse(request, "products/detail.html", {"product": product})

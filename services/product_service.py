@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from cache import Cache, MemoryCache, get_or_set
 from models import Product, User
 from orm import Avg, Count, FieldError, Page, Q, QuerySet, atomic
 from schemas import ProductCreate, ProductStats, ProductUpdate
@@ -32,11 +33,22 @@ def check_page(page: int, per_page: int) -> None:
         raise FieldError(f"per_page must be between 1 and {MAX_PER_PAGE}")
 
 
+# Aggregates over the whole table, read on every home and list page: cached briefly and
+# dropped whenever a product changes through this service.
+STATS_KEY = "products:stats"
+CATEGORIES_KEY = "products:categories"
+CACHE_SECONDS = 60
+
+
 class ProductService:
     """Everything the views do with products goes through here; changes are audited."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Cache | None = None) -> None:
         self.audit = AuditService()
+        self.cache: Cache = cache if cache is not None else MemoryCache()
+
+    async def _changed(self) -> None:
+        await self.cache.delete(STATS_KEY, CATEGORIES_KEY)
 
     def filtered(
         self,
@@ -81,6 +93,7 @@ class ProductService:
         async with atomic():
             product = await Product.objects.create(**data.model_dump())
             await self.audit.created(actor, product)
+        await self._changed()
         return product
 
     async def update(
@@ -93,6 +106,7 @@ class ProductService:
                 setattr(product, name, value)
             await product.save()
             await self.audit.changed(actor, product, before)
+        await self._changed()
         return product
 
     async def delete(self, product_id: int, actor: User | None = None) -> None:
@@ -101,15 +115,27 @@ class ProductService:
         async with atomic():
             await self.audit.deleted(actor, product, before)
             await product.delete()
+        await self._changed()
 
     async def categories(self) -> list[str]:
-        """Distinct categories, sorted (one indexed query)."""
-        qs = Product.objects.order_by("category").distinct()
-        categories: list[str] = await qs.values_list("category", flat=True)
+        """Distinct categories, sorted (cached; one indexed query when not)."""
+
+        async def compute() -> list[str]:
+            qs = Product.objects.order_by("category").distinct()
+            values: list[str] = await qs.values_list("category", flat=True)
+            return values
+
+        categories: list[str] = await get_or_set(self.cache, CATEGORIES_KEY, compute, CACHE_SECONDS)
         return categories
 
-    async def stats(self, qs: QuerySet[Product] | None = None) -> ProductStats:
-        qs = qs if qs is not None else Product.objects.all()
+    async def stats(self) -> ProductStats:
+        """Count, average price and share in stock of the whole catalogue (cached)."""
+        cached = await get_or_set(
+            self.cache, STATS_KEY, lambda: self._stats(Product.objects.all()), CACHE_SECONDS
+        )
+        return ProductStats.model_validate(cached)
+
+    async def _stats(self, qs: QuerySet[Product]) -> dict[str, Any]:
         totals = await qs.aggregate(count=Count("id"), average=Avg("price"))
         in_stock = await qs.filter(in_stock=True).count()
         count = int(totals["count"] or 0)
@@ -120,4 +146,4 @@ class ProductService:
             if average is None
             else Decimal(str(average)).quantize(Decimal("0.01")),
             in_stock_share=in_stock / count if count else 0.0,
-        )
+        ).model_dump(mode="json")

@@ -108,8 +108,27 @@ async def test_list_pages_do_not_grow_queries_with_page_size(
     for i in range(30):
         await make_product(category=f"C{i % 3}")
     engine = app.state.db.engine
+    await client.get("/products")  # fills the categories cache
     with count_queries(engine) as few:
         assert (await client.get("/products?per_page=5")).status_code == 200
     with count_queries(engine) as many:
         assert (await client.get("/products?per_page=30")).status_code == 200
     assert few.count == many.count
+
+
+async def test_stats_are_cached_and_dropped_when_a_product_changes(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    from schemas import ProductUpdate
+    from services import ProductService
+
+    product = await make_product(price=Decimal("10"))
+    assert "1 products, average price 10.00" in (await client.get("/")).text
+    with count_queries(app.state.db.engine) as cached:
+        await client.get("/")
+    service = ProductService(app.state.cache)
+    await service.update(product.id or 0, ProductUpdate(price=Decimal("30")))
+    with count_queries(app.state.db.engine) as fresh:
+        page = await client.get("/")
+    assert "1 products, average price 30.00" in page.text
+    assert fresh.count > cached.count
