@@ -71,15 +71,16 @@ class CSRFMiddleware:
                 return
             sent = await self._form_token(scope, headers, body)
             receive = _replay(body, receive)
-        if not sent or not expected or not hmac.compare_digest(sent, expected):
+        if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             await self._refuse(scope, send, 403, "CSRF check failed: reload the page and retry.")
             return
         await self.app(scope, receive, send)
 
     @staticmethod
     def _exempt(scope: Scope) -> bool:
-        headers = Headers(scope=scope)
-        if headers.get("authorization"):
+        # A Bearer header is never sent by a browser on its own (Basic auth is: no exemption).
+        scheme = Headers(scope=scope).get("authorization", "").partition(" ")[0]
+        if scheme.lower() == "bearer":
             return True
         has_session_cookie = SESSION_COOKIE in Request(scope).cookies
         return str(scope["path"]).startswith("/api/") and not has_session_cookie

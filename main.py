@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
+import admin.setup
 import handlers
 import middleware
 import migrations
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=BASE_DIR / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
+    admin.setup.mount(app, settings, database)
     return app
 
 

@@ -321,3 +321,16 @@ async def test_production_cookies_are_secure(settings: Any) -> None:
         assert all("secure" in c.lower() for c in cookies)
         unknown_host = await client.get("/", headers={"host": "evil.example"})
         assert unknown_host.status_code == 400
+
+
+async def test_csrf_is_not_skipped_for_basic_auth_and_odd_tokens_are_403(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.get("/login")
+    form = {"email": "x@example.com", "password": "whatever-1234"}
+    basic = await client.post("/login", data=form, headers={"Authorization": "Basic eDp5"})
+    assert basic.status_code == 403
+    odd = await client.post(
+        "/login", data=form, headers={"X-CSRF-Token": "tökén".encode("latin-1")}
+    )
+    assert odd.status_code == 403

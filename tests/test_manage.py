@@ -478,7 +478,16 @@ def copy_project(destination: Path) -> Path:
         shutil.copy2(path, destination / path.name)
     for name in ("alembic.ini", "pyproject.toml"):
         shutil.copy2(ROOT / name, destination / name)
-    for folder in ("alembic", "management", "orm", "routes", "services", "static", "templates"):
+    for folder in (
+        "admin",
+        "alembic",
+        "management",
+        "orm",
+        "routes",
+        "services",
+        "static",
+        "templates",
+    ):
         shutil.copytree(ROOT / folder, destination / folder, ignore=ignore)
     (destination / "tests").mkdir()
     for name in ("__init__.py", "conftest.py"):
