@@ -7,7 +7,8 @@ from typing import Literal, TypedDict
 from starlette.requests import Request
 
 Level = Literal["success", "info", "warning", "error"]
-SESSION_KEY = "_messages"
+# Not "_messages": sqladmin keeps its own flash messages under that key.
+SESSION_KEY = "fastmango_messages"
 
 
 class Message(TypedDict):

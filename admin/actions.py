@@ -105,6 +105,7 @@ async def run_action(view: Any, request: Request, function: AdminAction) -> Resp
         )
         if message:
             Flash.success(request, message)
+        await view.drop_cached(request)
     else:
         Flash.warning(request, "Select at least one row first.")
     # As sqladmin's delete: the script navigates to the URL in the body.

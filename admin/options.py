@@ -66,6 +66,8 @@ class ModelAdmin(ModelView):
 
     permission_name: ClassVar[str] = ""
     superuser_only: ClassVar[bool] = False
+    # Cache entries (cache.py keys) that depend on this model, dropped after any change.
+    cache_keys: ClassVar[Sequence[str]] = ()
     # Filled by `register`: the permissions each @action needs ({"mark-attended": ("change",)}).
     action_permissions: ClassVar[dict[str, tuple[str, ...]]] = {}
 
@@ -104,13 +106,19 @@ class ModelAdmin(ModelView):
             await audit.record_created(request, model)
         else:
             await audit.record_changed(request, model, self.extra_changes(request))
+        await self.drop_cached(request)
         return None
+
+    async def drop_cached(self, request: Request) -> None:
+        if self.cache_keys:
+            await request.app.state.cache.delete(*self.cache_keys)
 
     async def on_model_delete(self, model: Any, request: Request) -> None:
         audit.remember(request, model, audit.snapshot_with_relations(model))
 
     async def after_model_delete(self, model: Any, request: Request) -> None:
         await audit.record_deleted(request, model)
+        await self.drop_cached(request)
 
     async def count(self, request: Request, stmt: Select[Any] | None = None) -> int:
         # sqladmin counts the sorted list query; the order cannot change a count but

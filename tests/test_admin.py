@@ -343,9 +343,11 @@ async def test_actions_need_their_permission_and_are_audited(
     client: httpx.AsyncClient, session: Any, marketing: str
 ) -> None:
     lamp, desk = await make_product(), await make_product(in_stock=False)
+    assert "50% in stock" in (await client.get("/")).text  # the stats are cached now
     url = f"/admin/product/action/mark-out-of-stock?pks={lamp.pk},{desk.pk}"
     response = await client.get(url, headers={"X-CSRF-Token": marketing})
     assert response.status_code == 200
+    assert "0% in stock" in (await client.get("/")).text  # and dropped by the change
     assert response.text == "http://testserver/admin/product/list"
     await session.commit()
     assert await Product.objects.filter(in_stock=False).count() == 2
