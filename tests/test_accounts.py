@@ -331,6 +331,6 @@ async def test_csrf_is_not_skipped_for_basic_auth_and_odd_tokens_are_403(
     basic = await client.post("/login", data=form, headers={"Authorization": "Basic eDp5"})
     assert basic.status_code == 403
     odd = await client.post(
-        "/login", data=form, headers={"X-CSRF-Token": "tökén".encode("latin-1")}
+        "/login", data=form, headers={b"X-CSRF-Token": "tökén".encode("latin-1")}
     )
     assert odd.status_code == 403
