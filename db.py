@@ -55,7 +55,11 @@ class Database:
             # Errors and logs never carry bound values (password hashes, emails...).
             "hide_parameters": True,
         }
-        if not settings.is_sqlite:
+        if settings.is_sqlite:
+            # A fixed set of connections: aiosqlite runs a thread per connection, and
+            # overflow connections (closed on return) would start and stop threads.
+            options |= {"pool_size": settings.database_pool_size, "max_overflow": 0}
+        else:
             options |= {"pool_size": settings.database_pool_size, "max_overflow": 10}
         self.engine: AsyncEngine = create_async_engine(settings.database_url, **options)
         if self.engine.dialect.name == "sqlite":

@@ -24,6 +24,8 @@ def build_templates(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(
         directory=str(BASE_DIR / "templates"), context_processors=[request_context]
     )
+    # Outside DEBUG, templates do not change while the app runs: no stat() per render.
+    templates.env.auto_reload = settings.debug
     # Values fixed for the life of the app are globals, not per-request processors.
     templates.env.globals.update(site_name=settings.site_name, debug=settings.debug)
     return templates
