@@ -5,7 +5,8 @@ from orm.fields import DecimalType, UTCDateTime, utcnow
 from orm.lookups import Q
 from orm.manager import Manager, ManagerDescriptor
 from orm.model import Model
-from orm.query import Avg, Count, Max, Min, Page, QuerySet, Sum
+from orm.query import QuerySet
+from orm.results import Avg, Count, Max, Min, Page, Sum
 from orm.scope import atomic, current_session, session_scope
 
 __all__ = [

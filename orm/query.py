@@ -7,9 +7,7 @@ Every chaining method returns a new QuerySet, so a base query can be reused.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, Literal, Self, TypeVar, cast, overload
 
 from sqlalchemy import ColumnElement, Select, delete, func, inspect, literal, select, update
@@ -21,62 +19,12 @@ from errors import NotFound
 from orm.exceptions import FieldError
 from orm.fields import utcnow
 from orm.lookups import Q, coerce, resolve, resolve_path
+from orm.results import Aggregate, Page
 from orm.scope import current_session, write
 
 T = TypeVar("T")
 ResultMode = Literal["model", "dict", "tuple", "flat"]
 MAX_GET_RESULTS = 21
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of results and what a pager needs to draw itself."""
-
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-
-class Aggregate:
-    """`qs.aggregate(avg_price=Avg("price"))`: one SQL aggregate over a field."""
-
-    function = "count"
-
-    def __init__(self, field: str = "pk") -> None:
-        self.field = field
-
-
-class Count(Aggregate):
-    function = "count"
-
-
-class Sum(Aggregate):
-    function = "sum"
-
-
-class Avg(Aggregate):
-    function = "avg"
-
-
-class Min(Aggregate):
-    function = "min"
-
-
-class Max(Aggregate):
-    function = "max"
 
 
 class QuerySet(Generic[T]):
