@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from orm import Model, current_session, session_scope
 from settings import Settings
 
+SQLITE_POOL_SIZE = 5  # one writer at a time anyway; each connection is an aiosqlite thread
+
 __all__ = ["DBSessionMiddleware", "Database", "Model", "SessionDep", "get_session"]
 
 
@@ -58,7 +60,7 @@ class Database:
         if settings.is_sqlite:
             # A fixed set of connections: aiosqlite runs a thread per connection, and
             # overflow connections (closed on return) would start and stop threads.
-            options |= {"pool_size": settings.database_pool_size, "max_overflow": 0}
+            options |= {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
         else:
             options |= {"pool_size": settings.database_pool_size, "max_overflow": 10}
         self.engine: AsyncEngine = create_async_engine(settings.database_url, **options)

@@ -79,9 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     handlers.install(app)
     middleware.install(app, settings, database)
     app.mount("/static", StaticFiles(directory=BASE_DIR / "static"), name="static")
+    # The admin first: its templates call url_for a lot, and names resolve in route order.
+    admin.setup.mount(app, settings, database)
     for router in ROUTERS:
         app.include_router(router)
-    admin.setup.mount(app, settings, database)
     return app
 
 

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
 
     # Database and cache
     database_url: str = f"sqlite+aiosqlite:///{BASE_DIR / 'fastmango.db'}"
-    database_pool_size: int = Field(default=5, ge=1, le=100)
+    # PostgreSQL connections per worker (plus 10 overflow); below the requests in flight,
+    # waiters queue unfairly (bench/results.md). SQLite uses a fixed pool of 5.
+    database_pool_size: int = Field(default=20, ge=1, le=100)
     database_echo: bool = False
     # None means: migrate at startup in development on SQLite only.
     migrate_on_startup: bool | None = None

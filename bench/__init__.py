@@ -1,0 +1,1 @@
+"""The benchmark harness: `python bench/run.py --help` (see the README's Benchmarks section)."""
