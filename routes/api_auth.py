@@ -121,14 +121,5 @@ async def delete_token(request: Request, user: CurrentUser, service: AuthService
 
 @router.get("/users/me", response_model=UserMe, responses={401: ERRORS[401]})
 async def read_me(user: CurrentUser) -> UserMe:
-    assert user.id is not None
-    return UserMe(
-        id=user.id,
-        email=user.email,
-        full_name=user.full_name,
-        is_active=user.is_active,
-        is_verified=user.is_verified,
-        is_staff=user.is_staff,
-        is_superuser=user.is_superuser,
-        permissions=sorted(user_permissions(user)),
-    )
+    fields = user.model_dump(include=set(UserMe.model_fields) - {"permissions"})
+    return UserMe(**fields, permissions=sorted(user_permissions(user)))
