@@ -14,6 +14,7 @@ from models import AuditLog, Product, WebinarRegistrant
 from orm import utcnow
 from tests.utils import (
     PASSWORD,
+    bearer,
     count_queries,
     make_product,
     make_registrant,
@@ -23,14 +24,6 @@ from tests.utils import (
 
 pytestmark = pytest.mark.usefixtures("session")
 JSON = {"accept": "application/json"}
-
-
-async def bearer(client: httpx.AsyncClient, email: str) -> dict[str, str]:
-    response = await client.post(
-        "/api/v1/auth/token", data={"username": email, "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 
 from auth import StaffUser, SuperUser, load_permissions, require_perm
 from models import User
-from tests.utils import PASSWORD, make_user
+from tests.utils import bearer, make_user
 
 pytestmark = pytest.mark.usefixtures("session")
 
@@ -59,12 +59,6 @@ async def guarded(app: FastAPI) -> FastAPI:
         return {"email": user.email}
 
     return app
-
-
-async def bearer(client: httpx.AsyncClient, email: str) -> dict[str, str]:
-    data = {"username": email, "password": PASSWORD}
-    token = (await client.post("/api/v1/auth/token", data=data)).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.usefixtures("guarded")

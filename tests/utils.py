@@ -10,6 +10,7 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
+import httpx
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -78,6 +79,14 @@ async def make_product(**values: Any) -> Product:
         "in_stock": True,
     } | values
     return await Product.objects.create(**data)
+
+
+async def bearer(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """Authorization headers for a user, from the token endpoint."""
+    data = {"username": email, "password": password}
+    response = await client.post("/api/v1/auth/token", data=data)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def make_webinar(**values: Any) -> Webinar:
