@@ -6,10 +6,11 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev system-deps assets migrate seed lint typecheck pytest format clean
+.PHONY: run test setup setup-dev system-deps assets assets-watch migrate seed lint typecheck pytest format clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests drive for real (a Redis server for the shared-state paths).
-SYSTEM_DEPS := redis-server
+# Debian packages the tests drive for real: Redis for the shared-state paths, Chromium for
+# the browser tests (Playwright drives /usr/bin/chromium; no browser download).
+SYSTEM_DEPS := redis-server chromium
 
 run: setup assets ## Set up, migrate, seed demo data and serve http://127.0.0.1:8000 on SQLite
 	$(BIN)/python manage.py migrate
@@ -34,14 +35,16 @@ $(VENV)/.dev-installed: requirements/dev.lock | $(VENV)/bin/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/dev.lock
 	touch $(VENV)/.base-installed $@
 
-# Front-end files from the npm registry (lock file), copied with content hashes into static/dist.
-assets: static/dist/manifest.json
+# Front-end files from the npm registry (lock file): Tailwind + daisyUI CSS built from the
+# templates, htmx, Alpine and our scripts, with content hashes, into static/dist (about 1 s).
+assets: node_modules/.package-lock.json
+	node scripts/build-assets.mjs
+
+assets-watch: node_modules/.package-lock.json ## Rebuild static/dist whenever a template, style or script changes
+	node scripts/build-assets.mjs --watch
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
-
-static/dist/manifest.json: node_modules/.package-lock.json scripts/build-assets.mjs
-	node scripts/build-assets.mjs
 
 system-deps:
 	@missing=""; for bin in $(SYSTEM_DEPS); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \

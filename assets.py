@@ -11,18 +11,34 @@ DIST = BASE_DIR / "static" / "dist"
 
 
 class Assets:
-    """Maps a logical name (`redoc.standalone.js`) to its content-hashed URL.
+    """Maps a logical name (`app.css`) to its content-hashed URL.
 
-    Read once at start-up; a missing build is reported when a page needs a file,
-    naming the command that makes it.
+    Read once at start-up. With `reload` (DEBUG, alongside `make assets-watch`) the manifest
+    is read again when its modification time changes. A missing build is reported when a
+    page needs a file, naming the command that makes it.
     """
 
-    def __init__(self, manifest: Path = DIST / "manifest.json") -> None:
-        self.manifest: dict[str, str] = (
-            json.loads(manifest.read_text()) if manifest.exists() else {}
-        )
+    def __init__(self, manifest: Path = DIST / "manifest.json", *, reload: bool = False) -> None:
+        self.path = manifest
+        self.reload = reload
+        self.mtime = 0.0
+        self.manifest: dict[str, str] = {}
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            mtime = self.path.stat().st_mtime
+            if mtime != self.mtime:
+                self.manifest = json.loads(self.path.read_text())
+                self.mtime = mtime
+        except (FileNotFoundError, json.JSONDecodeError):
+            # A build in progress (or none yet): keep what we had.
+            pass
 
     def url(self, name: str) -> str:
+        if self.reload:
+            # Development only: one stat() per asset URL, to follow the watcher's rebuilds.
+            self._load()
         hashed = self.manifest.get(name)
         if hashed is None:
             raise LookupError(f"{name} is not built: run `make assets`")

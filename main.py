@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 import admin.setup
@@ -24,6 +23,7 @@ from logging_setup import configure_logging
 from mail import build_mailer
 from routes import ROUTERS
 from settings import BASE_DIR, Settings, get_settings
+from static_files import CachedStaticFiles
 from templating import build_templates
 from throttle import build_throttle
 
@@ -68,8 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.templates = build_templates(settings)
-    app.state.assets = Assets()
+    app.state.assets = Assets(reload=settings.debug)
+    app.state.templates = build_templates(settings, app.state.assets)
 
     app.state.redis = redis
     app.state.throttle = build_throttle(redis)
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     handlers.install(app)
     middleware.install(app, settings, database)
-    app.mount("/static", StaticFiles(directory=BASE_DIR / "static"), name="static")
+    app.mount("/static", CachedStaticFiles(directory=BASE_DIR / "static"), name="static")
     # The admin first: its templates call url_for a lot, and names resolve in route order.
     admin.setup.mount(app, settings, database)
     for router in ROUTERS:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from assets import Assets
 from flash import pop_messages
 from settings import BASE_DIR, Settings
 
@@ -20,14 +21,16 @@ def request_context(request: Request) -> dict[str, Any]:
     }
 
 
-def build_templates(settings: Settings) -> Jinja2Templates:
+def build_templates(settings: Settings, assets: Assets) -> Jinja2Templates:
     templates = Jinja2Templates(
         directory=str(BASE_DIR / "templates"), context_processors=[request_context]
     )
     # Outside DEBUG, templates do not change while the app runs: no stat() per render.
     templates.env.auto_reload = settings.debug
     # Values fixed for the life of the app are globals, not per-request processors.
-    templates.env.globals.update(site_name=settings.site_name, debug=settings.debug)
+    templates.env.globals.update(
+        site_name=settings.site_name, debug=settings.debug, asset=assets.url
+    )
     return templates
 
 

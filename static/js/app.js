@@ -1,0 +1,88 @@
+// Our page behaviour: htmx settings, the CSRF header, and the Alpine components.
+// Alpine is the CSP build: components are registered here and templates reference them by name.
+
+document.addEventListener("htmx:configRequest", (event) => {
+  // Every htmx request carries the CSRF token from <meta name="csrf-token">.
+  const token = document.querySelector('meta[name="csrf-token"]');
+  if (token) event.detail.headers["X-CSRF-Token"] = token.content;
+});
+
+if (window.htmx) {
+  // No eval (hx-on / js: values) and no injected <style>: both would need a weaker CSP.
+  htmx.config.allowEval = false;
+  htmx.config.allowScriptTags = false;
+  htmx.config.includeIndicatorStyles = false;
+  // Forms answer 422 (invalid) and 413 (file too large) with the form and its inline errors.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "(409|413|422)", swap: true },
+    { code: "[45]..", swap: false, error: true },
+  ];
+}
+
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr.status;
+  showToast(status === 403 ? "You do not have permission to do that." : `Request failed (${status}).`, "error");
+});
+document.addEventListener("htmx:sendError", () => showToast("The server could not be reached.", "error"));
+
+function showToast(text, level) {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const item = document.createElement("div");
+  item.className = `alert alert-${level}`;
+  item.setAttribute("role", "alert");
+  item.textContent = text;
+  box.append(item);
+  setTimeout(() => item.remove(), 5000);
+}
+
+document.addEventListener("alpine:init", () => {
+  Alpine.data("themeToggle", () => ({
+    theme: document.documentElement.dataset.theme || "light",
+    get isDark() {
+      return this.theme === "dark";
+    },
+    toggle() {
+      this.theme = this.isDark ? "light" : "dark";
+      document.documentElement.dataset.theme = this.theme;
+      try {
+        localStorage.setItem("theme", this.theme);
+      } catch {
+        // Not remembered when storage is blocked; the toggle still works for this page.
+      }
+    },
+  }));
+
+  // A flash message that can be dismissed; it was shown once already by the server.
+  Alpine.data("dismissable", () => ({
+    open: true,
+    close() {
+      this.open = false;
+    },
+  }));
+
+  // The design page's image switcher: thumbnails change the large image without a reload.
+  Alpine.data("imageSwitcher", () => ({
+    current: 0,
+    select() {
+      this.current = Number(this.$el.dataset.index);
+    },
+    isCurrent() {
+      return this.current === Number(this.$el.dataset.index);
+    },
+  }));
+
+  // A registrant card's inline notes editor.
+  Alpine.data("inlineEdit", () => ({
+    editing: false,
+    edit() {
+      this.editing = true;
+      this.$nextTick(() => this.$root.querySelector("textarea")?.focus());
+    },
+    cancel() {
+      this.editing = false;
+    },
+  }));
+});

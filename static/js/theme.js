@@ -1,0 +1,14 @@
+// Loaded in <head> before the CSS paints: applies the remembered light/dark theme so the
+// page never flashes the wrong one. (A file, not an inline script: the CSP allows no inline.)
+(() => {
+  let theme = null;
+  try {
+    theme = localStorage.getItem("theme");
+  } catch {
+    // Storage can be blocked (private mode); fall back to the system preference.
+  }
+  if (theme !== "light" && theme !== "dark") {
+    theme = matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  document.documentElement.dataset.theme = theme;
+})();
