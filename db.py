@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlalchemy import event, text
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,7 +23,14 @@ from settings import Settings
 
 SQLITE_POOL_SIZE = 5  # one writer at a time anyway; each connection is an aiosqlite thread
 
-__all__ = ["DBSessionMiddleware", "Database", "Model", "SessionDep", "get_session"]
+__all__ = [
+    "DBSessionMiddleware",
+    "Database",
+    "DatabaseUnavailable",
+    "Model",
+    "SessionDep",
+    "get_session",
+]
 
 
 def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -46,6 +53,26 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+class DatabaseUnavailable(ConnectionError):
+    """The database server cannot be reached (down, restarting, or too slow to answer).
+
+    Raised instead of the driver's bare OSError or TimeoutError when a connection cannot
+    be opened, so the handlers can answer 503 for it and nothing else. An OSError, so
+    code that already catches those keeps working.
+    """
+
+
+def _connect(
+    dialect: Dialect, _record: ConnectionPoolEntry, cargs: Any, cparams: dict[str, Any]
+) -> DBAPIConnection:
+    try:
+        connection: DBAPIConnection = dialect.connect(*cargs, **cparams)
+    except OSError as exc:  # refused, no socket, timed out (TimeoutError is an OSError)
+        # The class name only: the driver's message can name the host.
+        raise DatabaseUnavailable(f"The database does not answer ({type(exc).__name__}).") from exc
+    return connection
+
+
 class Database:
     """Owns the engine and the session factory; one per app, disposed at shutdown."""
 
@@ -62,8 +89,20 @@ class Database:
             # overflow connections (closed on return) would start and stop threads.
             options |= {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
         else:
-            options |= {"pool_size": settings.database_pool_size, "max_overflow": 10}
+            options |= {
+                "pool_size": settings.database_pool_size,
+                "max_overflow": 10,
+                # With the server away, a request gets an error in seconds instead of
+                # hanging: connect, wait for a pooled connection, and run a statement
+                # (the pool's pre-ping included) each have a limit.
+                "pool_timeout": settings.database_pool_timeout,
+                "connect_args": {
+                    "timeout": settings.database_connect_timeout,
+                    "command_timeout": settings.database_command_timeout,
+                },
+            }
         self.engine: AsyncEngine = create_async_engine(settings.database_url, **options)
+        event.listen(self.engine.sync_engine, "do_connect", _connect)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)

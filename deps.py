@@ -12,6 +12,7 @@ from db import Database, SessionDep
 from services import ProductService
 from services.auth_service import AuthService
 from settings import Settings
+from storage import Storage
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -47,6 +48,15 @@ async def get_product_service(request: Request) -> ProductService:
 
 
 ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
+
+
+async def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+# The upload backend made at startup (local disk or S3): save, delete, url(name).
+StorageDep = Annotated[Storage, Depends(get_storage)]
 # A primary key in a path: a 4xx for anything no row can have, before any query.
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
@@ -59,5 +69,6 @@ __all__ = [
     "ProductServiceDep",
     "SessionDep",
     "SettingsDep",
+    "StorageDep",
     "TemplatesDep",
 ]

@@ -46,3 +46,10 @@ class Conflict(DomainError):
 
     status_code = 409
     code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    """An upload is over the size limit (`MAX_UPLOAD_SIZE`)."""
+
+    status_code = 413
+    code = "too_large"

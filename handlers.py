@@ -10,9 +10,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db import DatabaseUnavailable
 from errors import DomainError, NotAuthenticated
 
 logger = logging.getLogger("fastmango.errors")
@@ -30,6 +34,8 @@ _CODES = {
     500: "server_error",
     503: "unavailable",
 }
+SERVER_ERROR = "Something went wrong on our side."
+UNAVAILABLE = "The service is briefly unavailable. Please try again in a moment."
 
 
 def wants_json(request: Request) -> bool:
@@ -107,11 +113,63 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     # Logged with the traceback for the operator; the user sees a plain page.
     logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500, "Something went wrong on our side.")
+    return error_response(request, 500, SERVER_ERROR)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    """503 while the database is away (the next request may find it back); else a 500."""
+    lost = isinstance(exc, DatabaseUnavailable | TimeoutError | SQLAlchemyTimeoutError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if not lost:
+        return await server_error(request, exc)
+    # Our own message or the class name: driver messages can name hosts.
+    reason = str(exc) if isinstance(exc, DatabaseUnavailable) else type(exc).__name__
+    logger.warning("Database unavailable on %s %s: %s", request.method, request.url.path, reason)
+    return error_response(request, 503, UNAVAILABLE, headers={"Retry-After": "5"})
+
+
+class ServerErrorPageMiddleware:
+    """Sends the 500 page from inside the middleware stack, then lets the error go on.
+
+    Starlette answers an unhandled error outside every middleware, so that page would
+    miss the security headers and the request id. The error still reaches Starlette
+    (which logs it through `server_error`) and the server; its page is not sent twice.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if not started:
+                scope.setdefault("router", scope["app"].router)
+                response = error_response(Request(scope), 500, SERVER_ERROR)
+                await response(scope, receive, send)
+            raise
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    for database_exception in (
+        DatabaseUnavailable,
+        TimeoutError,
+        SQLAlchemyTimeoutError,
+        DBAPIError,
+    ):
+        app.add_exception_handler(database_exception, database_error)
     app.add_exception_handler(Exception, server_error)

@@ -24,6 +24,7 @@ from mail import build_mailer
 from routes import ROUTERS
 from settings import BASE_DIR, Settings, get_settings
 from static_files import CachedStaticFiles
+from storage import build_storage, mount_media
 from templating import build_templates
 from throttle import build_throttle
 
@@ -41,12 +42,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings)
     # Created now, connected on first use; shared cache, throttling and sessions.
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    storage = build_storage(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.should_migrate_on_startup:
             logger.info("Applying migrations to %s", settings.safe_database_url)
             await migrations.upgrade(database, settings)
+        await storage.start()
         if settings.environment != "test":
             # Everything built so far lives as long as the process: keep it out of the
             # collector's full passes (shorter pauses under load, see bench/results.md).
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.freeze()
         yield
         await database.dispose()
+        await storage.close()
         if redis is not None:
             await redis.aclose()
 
@@ -75,10 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.throttle = build_throttle(redis)
     app.state.cache = build_cache(redis)
     app.state.mailer = build_mailer(settings)
+    app.state.storage = storage
 
     handlers.install(app)
     middleware.install(app, settings, database)
     app.mount("/static", CachedStaticFiles(directory=BASE_DIR / "static"), name="static")
+    mount_media(app, storage)  # local uploads under MEDIA_URL; S3 serves its own
     # The admin first: its templates call url_for a lot, and names resolve in route order.
     admin.setup.mount(app, settings, database)
     for router in ROUTERS:

@@ -1,4 +1,5 @@
-"""The middleware stack, outermost first: hosts, CORS, signed session, CSRF, database scope."""
+"""The middleware stack, outermost first: request log, security headers, 500 page, hosts,
+HTTPS, CORS, signed session, body limit, CSRF, database scope."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from csrf import CSRFMiddleware
 from db import Database, DBSessionMiddleware
-from handlers import error_response
+from handlers import ServerErrorPageMiddleware, error_response
+from request_guard import HostCheckMiddleware, HTTPSRedirectMiddleware
+from request_log import RequestLogMiddleware
+from security_headers import SecurityHeadersMiddleware
 from settings import Settings
 
 # Room for the largest upload plus the rest of a form, for reading the CSRF field.
@@ -99,5 +102,13 @@ def install(app: FastAPI, settings: Settings, database: Database) -> None:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    if settings.secure_ssl_redirect:
+        app.add_middleware(HTTPSRedirectMiddleware)
     if settings.is_production:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
+        app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
+    # Outermost: every response, the refusals above and the 500 page included, gets
+    # the security headers and the request id, and is logged.
+    if not settings.debug:  # in DEBUG, Starlette's traceback page
+        app.add_middleware(ServerErrorPageMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    app.add_middleware(RequestLogMiddleware)

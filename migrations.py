@@ -14,6 +14,15 @@ from db import Database
 from settings import BASE_DIR, Settings
 
 
+def migration_settings(settings: Settings) -> Settings:
+    """The settings for a migration run: no per-statement time limit.
+
+    A request's limit (DATABASE_COMMAND_TIMEOUT) would cut off a long migration step,
+    such as an index built on a big table.
+    """
+    return settings.model_copy(update={"database_command_timeout": None})
+
+
 def alembic_config(settings: Settings) -> Config:
     config = Config(str(BASE_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(BASE_DIR / "alembic"))

@@ -81,6 +81,12 @@ class ProductStats(BaseModel):
     in_stock_share: float
 
 
+class CategoryStats(BaseModel):
+    category: str
+    count: int
+    average_price: Decimal
+
+
 class RegistrantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

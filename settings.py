@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     allowed_hosts: CommaList = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
     cors_origins: CommaList = Field(default_factory=list)
     log_level: str = "INFO"
+    # json: one JSON object a line (log shippers); text: readable. None: json in production.
+    log_format: Literal["json", "text"] | None = None
 
     # Database and cache
     database_url: str = f"sqlite+aiosqlite:///{BASE_DIR / 'fastmango.db'}"
@@ -47,6 +49,11 @@ class Settings(BaseSettings):
     # waiters queue unfairly (bench/results.md). SQLite uses a fixed pool of 5.
     database_pool_size: int = Field(default=20, ge=1, le=100)
     database_echo: bool = False
+    # Fail fast when PostgreSQL is away: seconds to connect, to wait for a pooled connection,
+    # and for one statement (none for migrations, see migrations.py).
+    database_connect_timeout: float = Field(default=5.0, gt=0)
+    database_pool_timeout: float = Field(default=10.0, gt=0)
+    database_command_timeout: float | None = Field(default=30.0, gt=0)
     # None means: migrate at startup in development on SQLite only.
     migrate_on_startup: bool | None = None
     redis_url: str | None = None
@@ -59,9 +66,19 @@ class Settings(BaseSettings):
     superuser_email: str | None = None
     superuser_password: SecretStr | None = None
 
-    # HTTPS and security headers (issue 7 enforces them; check --deploy reports them)
+    # HTTPS and security headers (security_headers.py; check --deploy reports them)
     secure_ssl_redirect: bool = False
     secure_hsts_seconds: int = Field(default=0, ge=0)
+    secure_hsts_include_subdomains: bool = False
+    secure_hsts_preload: bool = False
+
+    # Production server (`manage.py runserver --prod`)
+    port: int = Field(default=8000, ge=1, le=65535)  # PORT, as hosting platforms set it
+    web_concurrency: int = Field(default=1, ge=1, le=64)  # worker processes
+    # Proxies whose X-Forwarded-For/-Proto are believed (IPs or networks; "*": any).
+    forwarded_allow_ips: CommaList = Field(default_factory=lambda: ["127.0.0.1"])
+    # Seconds in-flight requests get to finish after SIGTERM.
+    graceful_shutdown_seconds: int = Field(default=20, ge=0)
 
     # Email
     email_backend: Literal["console", "file", "smtp", "memory"] = "file"
@@ -83,6 +100,8 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+    # Public base URL of the objects (a CDN or bucket domain); default: endpoint/bucket.
+    s3_public_url: str | None = None
 
     # LLM and embeddings (OpenAI-compatible endpoints; defaults suit OpenRouter)
     llm_base_url: str = "https://openrouter.ai/api/v1"
@@ -93,7 +112,7 @@ class Settings(BaseSettings):
     embedding_api_key: SecretStr | None = None
     embedding_model: str = "text-embedding-3-small"
 
-    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @field_validator("allowed_hosts", "cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         # Env vars are comma-separated ("a.example,b.example"); code may pass a list.
@@ -118,6 +137,13 @@ class Settings(BaseSettings):
             url = url.set(drivername="sqlite+aiosqlite")
         return url.render_as_string(hide_password=False)
 
+    @model_validator(mode="after")
+    def _check_storage(self) -> Settings:
+        # Caught at start-up, not at the first upload.
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET (the bucket's name)")
+        return self
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -137,6 +163,12 @@ class Settings(BaseSettings):
         if self.migrate_on_startup is not None:
             return self.migrate_on_startup
         return self.environment == "development" and self.is_sqlite
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format is None:
+            return self.is_production
+        return self.log_format == "json"
 
     @property
     def safe_database_url(self) -> str:

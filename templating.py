@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from assets import Assets
@@ -35,5 +36,27 @@ def build_templates(settings: Settings, assets: Assets) -> Jinja2Templates:
 
 
 def wants_partial(request: Request) -> bool:
-    """HTMX asks for a fragment (not a whole page) with the HX-Request header."""
-    return request.headers.get("HX-Request") == "true"
+    """HTMX asks for a fragment (not a whole page) with the HX-Request header.
+
+    Not when it restores history after a cache miss: then it needs the whole page.
+    """
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render_page(
+    templates: Jinja2Templates,
+    request: Request,
+    page: str,
+    partial: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    """The whole page, or only its changing part for HTMX; the same URL serves both."""
+    name = partial if wants_partial(request) else page
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    # Caches must keep the fragment and the page apart.
+    response.headers["Vary"] = "HX-Request"
+    return response

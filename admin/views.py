@@ -26,7 +26,7 @@ from models import (
 )
 from orm import QuerySet
 from services.account_service import AccountService, normalize_email
-from services.product_service import CATEGORIES_KEY, STATS_KEY
+from services.product_service import CACHE_KEYS
 
 # -- actions ------------------------------------------------------------------------------
 
@@ -66,7 +66,7 @@ class ProductAdmin(admin.ModelAdmin):
     ordering = ("name",)  # served by the index on name, so a page reads 50 rows
     list_per_page = 50
     actions = (mark_in_stock, mark_out_of_stock)
-    cache_keys = (STATS_KEY, CATEGORIES_KEY)
+    cache_keys = CACHE_KEYS
 
 
 @admin.register(Webinar)

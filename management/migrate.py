@@ -82,7 +82,7 @@ def migrate(
     ] = "head",
 ) -> None:
     """Apply (or revert) database migrations."""
-    settings = load_settings()
+    settings = migrations.migration_settings(load_settings())
     run_with_database(settings, lambda database: _migrate(database, settings, target))
 
 

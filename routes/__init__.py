@@ -5,11 +5,25 @@
 
 from fastapi import APIRouter
 
-from routes import accounts, api_auth, api_products, api_webinars, docs, health, pages
+from routes import (
+    accounts,
+    api_auth,
+    api_products,
+    api_webinars,
+    docs,
+    health,
+    pages,
+    products,
+    registrants,
+    webinars,
+)
 
 ROUTERS: list[APIRouter] = [
     health.router,
     pages.router,
+    products.router,
+    webinars.router,
+    registrants.router,
     accounts.router,
     api_auth.router,
     api_products.router,

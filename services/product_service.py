@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlmodel import col
+
 from cache import Cache, MemoryCache, get_or_set
 from models import Product, User
 from orm import Avg, Count, FieldError, Page, Q, QuerySet, atomic
-from schemas import ProductCreate, ProductStats, ProductUpdate
+from schemas import CategoryStats, ProductCreate, ProductStats, ProductUpdate
 from services.audit_service import AuditService, snapshot
 
 ORDERABLE = ("id", "name", "price", "category", "in_stock", "created_at", "updated_at")
@@ -37,6 +40,8 @@ def check_page(page: int, per_page: int) -> None:
 # dropped whenever a product changes through this service.
 STATS_KEY = "products:stats"
 CATEGORIES_KEY = "products:categories"
+BY_CATEGORY_KEY = "products:by-category"
+CACHE_KEYS = (STATS_KEY, CATEGORIES_KEY, BY_CATEGORY_KEY)
 CACHE_SECONDS = 60
 
 
@@ -48,7 +53,7 @@ class ProductService:
         self.cache: Cache = cache if cache is not None else MemoryCache()
 
     async def _changed(self) -> None:
-        await self.cache.delete(STATS_KEY, CATEGORIES_KEY)
+        await self.cache.delete(*CACHE_KEYS)
 
     def filtered(
         self,
@@ -128,12 +133,39 @@ class ProductService:
         categories: list[str] = await get_or_set(self.cache, CATEGORIES_KEY, compute, CACHE_SECONDS)
         return categories
 
-    async def stats(self) -> ProductStats:
-        """Count, average price and share in stock of the whole catalogue (cached)."""
+    async def stats(self, **filters: Any) -> ProductStats:
+        """Count, average price and share in stock of the products matching `filters`.
+
+        The whole catalogue's figures (no filter) are cached; a filtered set is two queries.
+        """
+        if any(value not in (None, "") for value in filters.values()):
+            return ProductStats.model_validate(await self._stats(self.filtered(**filters)))
         cached = await get_or_set(
             self.cache, STATS_KEY, lambda: self._stats(Product.objects.all()), CACHE_SECONDS
         )
         return ProductStats.model_validate(cached)
+
+    async def by_category(self) -> list[CategoryStats]:
+        """Products and average price per category, largest first (cached; one grouped query)."""
+
+        async def compute() -> list[dict[str, Any]]:
+            category = col(Product.category)
+            rows = await Product.objects.session.execute(
+                select(category, func.count(), func.avg(col(Product.price)))
+                .group_by(category)
+                .order_by(func.count().desc(), category)
+            )
+            return [
+                CategoryStats(
+                    category=name,
+                    count=count,
+                    average_price=Decimal(str(average)).quantize(Decimal("0.01")),
+                ).model_dump(mode="json")
+                for name, count, average in rows.tuples()
+            ]
+
+        cached = await get_or_set(self.cache, BY_CATEGORY_KEY, compute, CACHE_SECONDS)
+        return [CategoryStats.model_validate(row) for row in cached]
 
     async def _stats(self, qs: QuerySet[Product]) -> dict[str, Any]:
         totals = await qs.aggregate(count=Count("id"), average=Avg("price"))

@@ -10,25 +10,9 @@ import pytest
 
 from auth import SESSION_COOKIE, hash_password, verify_password
 from models import AccessToken, User
-from tests.utils import PASSWORD, make_user
+from tests.utils import CSRF, PASSWORD, csrf_token, login, make_user
 
 pytestmark = pytest.mark.usefixtures("session")
-CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
-
-
-async def csrf_token(client: httpx.AsyncClient, path: str = "/login") -> str:
-    page = await client.get(path)
-    found = CSRF.search(page.text)
-    assert found, f"no CSRF field on {path}"
-    return found.group(1)
-
-
-async def login(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD, next: str = "/"
-) -> httpx.Response:
-    token = await csrf_token(client)
-    data = {"email": email, "password": password, "next": next, "csrf_token": token}
-    return await client.post("/login", data=data)
 
 
 async def test_login_sets_a_safe_cookie_and_shows_the_user(client: httpx.AsyncClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,6 +80,25 @@ async def make_product(**values: Any) -> Product:
         "in_stock": True,
     } | values
     return await Product.objects.create(**data)
+
+
+CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+async def csrf_token(client: httpx.AsyncClient, path: str = "/login") -> str:
+    """The CSRF token of the session `client` holds, read from a page's form."""
+    page = await client.get(path)
+    found = CSRF.search(page.text)
+    assert found, f"no CSRF field on {path}"
+    return found.group(1)
+
+
+async def login(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, next: str = "/"
+) -> httpx.Response:
+    token = await csrf_token(client)
+    data = {"email": email, "password": password, "next": next, "csrf_token": token}
+    return await client.post("/login", data=data)
 
 
 async def bearer(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, str]:

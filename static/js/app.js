@@ -44,6 +44,9 @@ document.addEventListener("alpine:init", () => {
     get isDark() {
       return this.theme === "dark";
     },
+    get isLight() {
+      return this.theme !== "dark";
+    },
     toggle() {
       this.theme = this.isDark ? "light" : "dark";
       document.documentElement.dataset.theme = this.theme;
@@ -72,11 +75,24 @@ document.addEventListener("alpine:init", () => {
     isCurrent() {
       return this.current === Number(this.$el.dataset.index);
     },
+    isHidden() {
+      return !this.isCurrent();
+    },
+    activeClass() {
+      return this.isCurrent() ? "btn-active btn-primary" : "";
+    },
   }));
 
   // A registrant card's inline notes editor.
   Alpine.data("inlineEdit", () => ({
     editing: false,
+    init() {
+      // The server opens the editor again when it sends the form back with an error.
+      this.editing = this.$el.dataset.editing === "true";
+    },
+    get isReading() {
+      return !this.editing;
+    },
     edit() {
       this.editing = true;
       this.$nextTick(() => this.$root.querySelector("textarea")?.focus());

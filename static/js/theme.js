@@ -11,4 +11,7 @@
     theme = matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
   }
   document.documentElement.dataset.theme = theme;
+  // Scripts run: elements Alpine shows later (x-cloak) may start hidden. Without
+  // JavaScript they stay visible, so plain forms still work.
+  document.documentElement.classList.add("js");
 })();

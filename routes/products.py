@@ -1,0 +1,190 @@
+"""Product pages: the searchable list (full page or HTMX fragment), details, staff forms."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from auth import OptionalUser, get_optional_user, require_perm
+from deps import IdPath, ProductServiceDep, TemplatesDep
+from flash import flash
+from models import User
+from routes.forms import query_string, read_form, validate
+from schemas import ProductCreate, ProductUpdate
+from templating import render_page
+
+router = APIRouter(
+    prefix="/products",
+    tags=["products"],
+    default_response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[Depends(get_optional_user)],
+)
+SORTABLE = ("name", "category", "price", "in_stock")
+FORM_FIELDS = ("name", "description", "price", "category")
+CanAdd = Annotated[User, Depends(require_perm("product.add"))]
+CanChange = Annotated[User, Depends(require_perm("product.change"))]
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """The list page's state, all in the query string so every view has a URL."""
+
+    q: str | None
+    category: str | None
+    in_stock: bool | None
+    price_min: Decimal | None
+    price_max: Decimal | None
+    ordering: str | None
+    page: int
+    per_page: int
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "q": self.q,
+            "category": self.category,
+            "in_stock": self.in_stock,
+            "price_min": self.price_min,
+            "price_max": self.price_max,
+        }
+
+    def params(self) -> dict[str, Any]:
+        """What the URL carries (defaults left out, so URLs stay short)."""
+        params = asdict(self)
+        params["in_stock"] = None if self.in_stock is None else str(self.in_stock).lower()
+        params["page"] = None if self.page == 1 else self.page
+        params["per_page"] = None if self.per_page == 20 else self.per_page
+        return params
+
+
+async def product_query(
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    # A browser select sends "" for "any".
+    in_stock: Literal["", "true", "false"] | None = None,
+    price_min: Annotated[Decimal | None, Query(ge=0, max_digits=12)] = None,
+    price_max: Annotated[Decimal | None, Query(ge=0, max_digits=12)] = None,
+    ordering: Annotated[str | None, Query(max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ProductQuery:
+    return ProductQuery(
+        q=q.strip() if q and q.strip() else None,
+        category=category or None,
+        in_stock={"true": True, "false": False}.get(in_stock or ""),
+        price_min=price_min,
+        price_max=price_max,
+        ordering=ordering or None,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@router.get("", name="product_list")
+async def list_products(
+    request: Request,
+    products: ProductServiceDep,
+    templates: TemplatesDep,
+    query: Annotated[ProductQuery, Depends(product_query)],
+) -> Response:
+    result = await products.find(
+        page=query.page, per_page=query.per_page, ordering=query.ordering, **query.filters()
+    )
+    params = query.params()
+
+    def url(**changes: Any) -> str:
+        return query_string(params, **changes)
+
+    def sort_url(field: str) -> str:
+        current = query.ordering or "name"
+        return url(ordering=f"-{field}" if current == field else field, page=None)
+
+    context = {
+        "page": result,
+        "query": query,
+        "ordering": query.ordering or "name",
+        "url": url,
+        "sort_url": sort_url,
+        "sortable": SORTABLE,
+        "stats": await products.stats(**query.filters()),
+        "chart": await products.by_category(),
+        "categories": await products.categories(),
+    }
+    return render_page(templates, request, "products/list.html", "products/_results.html", context)
+
+
+@router.get("/new", name="product_new")
+async def new_product(request: Request, templates: TemplatesDep, user: CanAdd) -> Response:
+    context = {"product": None, "values": {"in_stock": True}, "errors": {}}
+    return templates.TemplateResponse(request, "products/form.html", context)
+
+
+@router.post("/new")
+async def create_product(
+    request: Request, products: ProductServiceDep, templates: TemplatesDep, user: CanAdd
+) -> Response:
+    values = await _form_values(request)
+    data, errors = validate(ProductCreate, values)
+    if data is None:
+        context = {"product": None, "values": values, "errors": errors}
+        return templates.TemplateResponse(request, "products/form.html", context, 422)
+    product = await products.create(data, actor=user)
+    flash(request, "success", f"Product “{product.name}” was added.")
+    return RedirectResponse(request.url_for("product_detail", product_id=product.id), 303)
+
+
+@router.get("/{product_id}", name="product_detail")
+async def read_product(
+    request: Request,
+    product_id: IdPath,
+    products: ProductServiceDep,
+    templates: TemplatesDep,
+    user: OptionalUser,
+) -> Response:
+    product = await products.get(product_id)
+    return templates.TemplateResponse(request, "products/detail.html", {"product": product})
+
+
+@router.get("/{product_id}/edit", name="product_edit")
+async def edit_product(
+    request: Request,
+    product_id: IdPath,
+    products: ProductServiceDep,
+    templates: TemplatesDep,
+    user: CanChange,
+) -> Response:
+    product = await products.get(product_id)
+    values = {name: getattr(product, name) for name in (*FORM_FIELDS, "in_stock")}
+    context = {"product": product, "values": values, "errors": {}}
+    return templates.TemplateResponse(request, "products/form.html", context)
+
+
+@router.post("/{product_id}/edit")
+async def update_product(
+    request: Request,
+    product_id: IdPath,
+    products: ProductServiceDep,
+    templates: TemplatesDep,
+    user: CanChange,
+) -> Response:
+    product = await products.get(product_id)
+    values = await _form_values(request)
+    # Every field is on the form: validate as a whole product, then save the changes.
+    data, errors = validate(ProductCreate, values)
+    if data is None:
+        context = {"product": product, "values": values, "errors": errors}
+        return templates.TemplateResponse(request, "products/form.html", context, 422)
+    await products.update(product_id, ProductUpdate(**data.model_dump()), actor=user)
+    flash(request, "success", f"Product “{data.name}” was saved.")
+    return RedirectResponse(request.url_for("product_detail", product_id=product_id), 303)
+
+
+async def _form_values(request: Request) -> dict[str, Any]:
+    values: dict[str, Any] = await read_form(request, FORM_FIELDS)
+    form = await request.form()  # parsed once; Starlette caches it on the request
+    values["in_stock"] = form.get("in_stock") in {"on", "true", "1"}
+    return values
