@@ -5,16 +5,26 @@ class creation.)
 """
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, Relationship, SQLModel
 
-from orm import DecimalType, Model, UTCDateTime, utcnow
+from orm import DecimalType, Model, UTCDateTime, VectorType, utcnow
 
 # Relationships never load lazily: under asyncio an implicit load is an error, so
 # say it clearly (use select_related/prefetch_related instead).
@@ -275,3 +285,90 @@ class AuditLog(Model, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
 
     actor: User | None = Relationship(sa_relationship_kwargs=NO_LAZY)
+
+
+# -- AI: semantic search and chat -------------------------------------------------------
+
+EMBEDDING_DIMENSIONS = 384  # all-MiniLM-L6-v2; an OpenAI-compatible model must match
+HNSW_INDEX = "ix_product_embeddings_embedding_hnsw"
+POSTGRESQL_ONLY_INDEXES = frozenset({HNSW_INDEX})
+
+
+def schema_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's `include_object` for `dialect`: PostgreSQL-only indexes are not
+    "missing" on SQLite (autogenerate would otherwise add them there)."""
+
+    def include(_obj: Any, name: str | None, type_: str, _reflected: bool, _to: Any) -> bool:
+        return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES) or (
+            dialect == "postgresql"
+        )
+
+    return include
+
+
+class ProductEmbedding(Model, table=True):
+    """A product's meaning as a vector, kept apart from the product row.
+
+    `content_hash` is a digest of the text that was embedded (and the model): a product
+    whose text changed has a stale hash, which is how `manage.py embed` resumes.
+    The HNSW cosine index exists on PostgreSQL only (the migration makes it); SQLite
+    ranks the vectors in NumPy.
+    """
+
+    __tablename__ = "product_embeddings"
+    __table_args__ = (
+        # Nearest neighbours by cosine distance without a scan; PostgreSQL only.
+        Index(
+            HNSW_INDEX,
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    )
+    embedding: Any = Field(sa_type=VectorType(EMBEDDING_DIMENSIONS), nullable=False)
+    model: str = Field(max_length=200)
+    content_hash: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MessageRole(enum.StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class Conversation(TimestampedModel, table=True):
+    """One chat thread of one user; its messages are sent again (trimmed) with each turn."""
+
+    __tablename__ = "conversations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    title: str = Field(default="New conversation", max_length=200)
+
+
+class Message(Model, table=True):
+    __tablename__ = "messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    role: MessageRole = Field(sa_type=_enum(MessageRole, "message_role"), nullable=False)
+    content: str = Field(default="", sa_type=Text)
+    # An assistant answer that was stopped or failed part-way keeps what arrived, marked.
+    complete: bool = Field(default=True)
+    error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )

@@ -9,7 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import models  # noqa: F401  (registers every table on the metadata)
+import models
 from orm import Model
 from settings import get_settings
 
@@ -37,6 +37,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=models.schema_filter(connection.dialect.name),
         process_revision_directives=_skip_empty,
     )
 

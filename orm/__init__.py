@@ -1,7 +1,7 @@
 """A small Django-style ORM layer on SQLModel/SQLAlchemy: managers, QuerySets, Q, atomic()."""
 
 from orm.exceptions import FieldError, MultipleObjectsReturned, NoSessionError, ObjectDoesNotExist
-from orm.fields import DecimalType, UTCDateTime, utcnow
+from orm.fields import DecimalType, UTCDateTime, VectorType, utcnow
 from orm.lookups import Q
 from orm.manager import Manager, ManagerDescriptor
 from orm.model import Model
@@ -27,6 +27,7 @@ __all__ = [
     "QuerySet",
     "Sum",
     "UTCDateTime",
+    "VectorType",
     "atomic",
     "current_session",
     "session_scope",

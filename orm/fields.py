@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Numeric
+from sqlalchemy import DateTime, Dialect, LargeBinary, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -83,3 +83,50 @@ class DecimalType(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value)).quantize(self._quantum, rounding=ROUND_HALF_EVEN)
+
+
+class VectorType(TypeDecorator[Any]):
+    """A fixed-size float vector: pgvector's `vector(n)` on PostgreSQL (indexable with HNSW),
+    little-endian float32 bytes in a BLOB on SQLite (ranked in NumPy there).
+
+    Values go in as any float sequence and come back as a float32 NumPy array on both.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, dimensions: int) -> None:
+        super().__init__()
+        self.dimensions = dimensions
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from pgvector.sqlalchemy import Vector
+
+            return dialect.type_descriptor(Vector(self.dimensions))
+        return dialect.type_descriptor(LargeBinary())
+
+    def _array(self, value: Any) -> Any:
+        import numpy as np
+
+        array = np.asarray(value, dtype=np.float32)
+        if array.shape != (self.dimensions,):
+            raise ValueError(f"expected {self.dimensions} numbers, got shape {array.shape}")
+        return array
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        array = self._array(value)
+        if dialect.name == "postgresql":
+            return array  # pgvector's own bind processing takes an array
+        return array.astype("<f4").tobytes()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        import numpy as np
+
+        if isinstance(value, bytes | memoryview):
+            return np.frombuffer(bytes(value), dtype="<f4").astype(np.float32)
+        return np.asarray(value, dtype=np.float32)

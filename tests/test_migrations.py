@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 import migrations
 from db import Database
 from main import create_app
+from models import schema_filter
 from orm import Model
 from tests.conftest import make_settings
 
@@ -28,6 +29,9 @@ TABLES = {
     "webinar_registrants",
     "audit_log",
     "access_tokens",
+    "product_embeddings",
+    "conversations",
+    "messages",
 }
 
 
@@ -36,7 +40,8 @@ def _tables(connection: Connection) -> set[str]:
 
 
 def _schema_diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    opts = {"compare_type": True, "include_object": schema_filter(connection.dialect.name)}
+    context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, Model.metadata))
 
 
