@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -35,6 +34,42 @@ CanView = Annotated[User, Depends(require_perm("webinarregistrant.view"))]
 CanChange = Annotated[User, Depends(require_perm("webinarregistrant.change"))]
 StatusQuery = Annotated[RegistrantStatus | None, Query()]
 Search = Annotated[str | None, Query(max_length=200)]
+REGISTRANT_COLUMNS = ("id", "name", "email", "company", "status", "notes", "registered_at")
+
+
+@dataclass(frozen=True)
+class _Card:
+    templates: Jinja2Templates
+    storage: Storage
+
+    def render(
+        self,
+        request: Request,
+        registrant: WebinarRegistrant,
+        *,
+        errors: dict[str, str] | None = None,
+        saved: str = "",
+        status: int = 200,
+    ) -> Response:
+        context = {
+            "r": registrant,
+            "errors": errors or {},
+            "saved": saved,
+            "statuses": list(RegistrantStatus),
+            "photo_url": self.storage.url,
+            "can_change": True,  # only the change routes render a single card
+        }
+        response: Response = self.templates.TemplateResponse(
+            request, "registrants/_card.html", context, status_code=status
+        )
+        return response
+
+
+async def _card_context(templates: TemplatesDep, storage: StorageDep) -> _Card:
+    return _Card(templates, storage)
+
+
+CardContext = Annotated[_Card, Depends(_card_context)]
 
 
 @router.get("/webinars/{webinar_id}/registrants", name="registrant_list")
@@ -78,20 +113,12 @@ async def export_registrants(
 ) -> StreamingResponse:
     webinar = await webinars.get(webinar_id)
     rows = webinars.registrants(webinar_id, q=q, status=status)
-
-    async def body() -> AsyncIterator[str]:
-        async for line in csv_rows(rows, REGISTRANT_COLUMNS):
-            yield line
-
     filename = f"webinar-{webinar.id}-registrants.csv"
     return StreamingResponse(
-        body(),
+        csv_rows(rows, REGISTRANT_COLUMNS),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-REGISTRANT_COLUMNS = ("id", "name", "email", "company", "status", "notes", "registered_at")
 
 
 @router.post("/registrants/{registrant_id}/status", name="registrant_status")
@@ -153,41 +180,6 @@ async def delete_photo(
 ) -> Response:
     registrant = await webinars.remove_photo(registrant_id, ctx.storage, actor=user)
     return _saved(request, ctx, registrant, "Photo removed.")
-
-
-@dataclass(frozen=True)
-class _Card:
-    templates: Jinja2Templates
-    storage: Storage
-
-    def render(
-        self,
-        request: Request,
-        registrant: WebinarRegistrant,
-        *,
-        errors: dict[str, str] | None = None,
-        saved: str = "",
-        status: int = 200,
-    ) -> Response:
-        context = {
-            "r": registrant,
-            "errors": errors or {},
-            "saved": saved,
-            "statuses": list(RegistrantStatus),
-            "photo_url": self.storage.url,
-            "can_change": True,  # only the change routes render a single card
-        }
-        response: Response = self.templates.TemplateResponse(
-            request, "registrants/_card.html", context, status_code=status
-        )
-        return response
-
-
-async def _card_context(templates: TemplatesDep, storage: StorageDep) -> _Card:
-    return _Card(templates, storage)
-
-
-CardContext = Annotated[_Card, Depends(_card_context)]
 
 
 async def _refused(

@@ -12,6 +12,10 @@ if (window.htmx) {
   htmx.config.allowEval = false;
   htmx.config.allowScriptTags = false;
   htmx.config.includeIndicatorStyles = false;
+  // Back/forward asks the server for the page (it answers HX-History-Restore-Request with the
+  // whole page) instead of restoring a saved copy of the DOM: that copy would carry the
+  // style="" attributes Alpine set, which the CSP refuses, and could be stale.
+  htmx.config.historyCacheSize = 0;
   // Forms answer 422 (invalid) and 413 (file too large) with the form and its inline errors.
   htmx.config.responseHandling = [
     { code: "204", swap: false },
@@ -43,9 +47,6 @@ document.addEventListener("alpine:init", () => {
     theme: document.documentElement.dataset.theme || "light",
     get isDark() {
       return this.theme === "dark";
-    },
-    get isLight() {
-      return this.theme !== "dark";
     },
     toggle() {
       this.theme = this.isDark ? "light" : "dark";
