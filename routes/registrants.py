@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -32,7 +32,8 @@ router = APIRouter(
 webinars = WebinarService()
 CanView = Annotated[User, Depends(require_perm("webinarregistrant.view"))]
 CanChange = Annotated[User, Depends(require_perm("webinarregistrant.change"))]
-StatusQuery = Annotated[RegistrantStatus | None, Query()]
+# The filter's "Every status" option sends `status=` (empty): no filter, not a 400.
+StatusQuery = Annotated[RegistrantStatus | Literal[""] | None, Query()]
 Search = Annotated[str | None, Query(max_length=200)]
 REGISTRANT_COLUMNS = ("id", "name", "email", "company", "status", "notes", "registered_at")
 
@@ -83,6 +84,7 @@ async def list_registrants(
     status: StatusQuery = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
+    status = status or None
     webinar = await webinars.summary(webinar_id)
     result = await webinars.find_registrants(webinar_id, q=q, status=status, page=page)
     params: dict[str, Any] = {"q": q, "status": status.value if status else None}
@@ -112,7 +114,7 @@ async def export_registrants(
     webinar_id: IdPath, user: CanView, q: Search = None, status: StatusQuery = None
 ) -> StreamingResponse:
     webinar = await webinars.get(webinar_id)
-    rows = webinars.registrants(webinar_id, q=q, status=status)
+    rows = webinars.registrants(webinar_id, q=q, status=status or None)
     filename = f"webinar-{webinar.id}-registrants.csv"
     return StreamingResponse(
         csv_rows(rows, REGISTRANT_COLUMNS),
