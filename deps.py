@@ -11,6 +11,8 @@ from auth import StrategyDep, UserManagerDep
 from db import Database, SessionDep
 from services import ProductService
 from services.auth_service import AuthService
+from services.chat_service import ChatService
+from services.search_service import SearchService
 from settings import Settings
 from storage import Storage
 
@@ -44,10 +46,36 @@ AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
 async def get_product_service(request: Request) -> ProductService:
-    return ProductService(request.app.state.cache)
+    return ProductService(request.app.state.cache, request.app.state.embeddings)
 
 
 ProductServiceDep = Annotated[ProductService, Depends(get_product_service)]
+
+
+async def get_search_service(request: Request) -> SearchService:
+    state = request.app.state
+    return SearchService(state.embeddings.embedder, state.vector_index)
+
+
+# Semantic search with the app's embedding provider (503 when it is off or failing).
+SearchServiceDep = Annotated[SearchService, Depends(get_search_service)]
+
+
+async def get_chat_service(request: Request) -> ChatService:
+    state = request.app.state
+    settings: Settings = state.settings
+    embedder = state.embeddings.embedder
+    return ChatService(
+        state.llm,
+        state.chat_limiter,
+        site_name=settings.site_name,
+        history_budget=settings.chat_history_budget,
+        # Answers cite catalogue products when semantic search is on.
+        search=SearchService(embedder, state.vector_index) if embedder.enabled else None,
+    )
+
+
+ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 
 
 async def get_storage(request: Request) -> Storage:
@@ -64,9 +92,11 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 __all__ = [
     "AuthServiceDep",
+    "ChatServiceDep",
     "DatabaseDep",
     "IdPath",
     "ProductServiceDep",
+    "SearchServiceDep",
     "SessionDep",
     "SettingsDep",
     "StorageDep",

@@ -53,3 +53,14 @@ class PayloadTooLarge(DomainError):
 
     status_code = 413
     code = "too_large"
+
+
+class TooManyRequests(DomainError):
+    """Over a rate limit: a 429 with `Retry-After: retry_after` (seconds)."""
+
+    status_code = 429
+    code = "throttled"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

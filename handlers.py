@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db import DatabaseUnavailable
-from errors import DomainError, NotAuthenticated
+from errors import DomainError, NotAuthenticated, TooManyRequests
 
 logger = logging.getLogger("fastmango.errors")
 
@@ -78,7 +79,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
             return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
         headers = {"WWW-Authenticate": "Bearer"}
         return error_response(request, 401, exc.detail, exc.code, headers=headers)
-    return error_response(request, exc.status_code, exc.detail, exc.code, exc.errors)
+    retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return error_response(request, exc.status_code, exc.detail, exc.code, exc.errors, retry)
 
 
 def allowed_methods(request: Request) -> str:
@@ -161,15 +163,15 @@ class ServerErrorPageMiddleware:
             raise
 
 
+def install_database_errors(app: Starlette) -> None:
+    """503 for a lost database; also for mounted apps (the admin), which have their own."""
+    for kind in (DatabaseUnavailable, TimeoutError, SQLAlchemyTimeoutError, DBAPIError):
+        app.add_exception_handler(kind, database_error)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
-    for database_exception in (
-        DatabaseUnavailable,
-        TimeoutError,
-        SQLAlchemyTimeoutError,
-        DBAPIError,
-    ):
-        app.add_exception_handler(database_exception, database_error)
+    install_database_errors(app)
     app.add_exception_handler(Exception, server_error)

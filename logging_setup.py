@@ -24,14 +24,15 @@ request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _REDACTIONS = (
     # scheme://user:PASSWORD@host
     (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@"), r"\1***@"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    # password=..., "token": "...", Authorization: Bearer ...
     (
         re.compile(
             r"(?i)\b([a-z_]*(?:password|passwd|secret|token|api_?key|authorization|cookie))"
-            r"(['\"]?\s*[:=]\s*)('[^']*'|\"[^\"]*\"|[^\s,;&]+)"
+            r"(['\"]?\s*[:=]\s*)('[^']*'|\"[^\"]*\"|(?:bearer\s+|basic\s+)?[^\s,;&]+)"
         ),
         r"\1\2***",
     ),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
 )
 # LogRecord's own attributes: anything else on a record came in through `extra=`.
 _RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -86,13 +87,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(safe, default=lambda value: redact(str(value)), ensure_ascii=False)
 
 
+class _StdoutHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever sys.stdout is at the time (test runners swap it, then close theirs)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Send every logger (uvicorn's included) through one handler on stdout (or `stream`)."""
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_fastmango", False)]:
         root.removeHandler(old)
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler: logging.StreamHandler[TextIO] = (
+        logging.StreamHandler(stream) if stream else _StdoutHandler()
+    )
     handler.setFormatter(JsonFormatter() if settings.json_logs else TextFormatter())
     handler.addFilter(_RequestIdFilter())
     handler._fastmango = True  # type: ignore[attr-defined]

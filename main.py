@@ -19,14 +19,18 @@ from assets import Assets
 from cache import build_cache
 from checks import check_startup
 from db import Database
+from llm import LLMClient
 from logging_setup import configure_logging
 from mail import build_mailer
 from routes import ROUTERS
+from services.embedding_service import EmbeddingQueue
+from services.embeddings import build_embedder
+from services.search_service import VectorIndex
 from settings import BASE_DIR, Settings, get_settings
 from static_files import CachedStaticFiles
 from storage import build_storage, mount_media
 from templating import build_templates
-from throttle import build_throttle
+from throttle import build_rate_limiter, build_throttle
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -43,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Created now, connected on first use; shared cache, throttling and sessions.
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     storage = build_storage(settings)
+    # Products changed through the service or the admin are re-embedded in the background.
+    embeddings = EmbeddingQueue(database, build_embedder(settings))
+    llm = LLMClient(settings)  # its HTTP client opens with the lifespan
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,6 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.info("Applying migrations to %s", settings.safe_database_url)
             await migrations.upgrade(database, settings)
         await storage.start()
+        await embeddings.start()
+        await llm.start()
         if settings.environment != "test":
             # Everything built so far lives as long as the process: keep it out of the
             # collector's full passes (shorter pauses under load, see bench/results.md).
@@ -57,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.collect()
             gc.freeze()
         yield
+        await embeddings.stop()
+        await llm.close()
         await database.dispose()
         await storage.close()
         if redis is not None:
@@ -80,6 +91,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = build_cache(redis)
     app.state.mailer = build_mailer(settings)
     app.state.storage = storage
+    app.state.embeddings = embeddings
+    app.state.vector_index = VectorIndex()  # SQLite's semantic ranking, cached per app
+    app.state.llm = llm
+    app.state.chat_limiter = build_rate_limiter(
+        redis, settings.chat_rate_limit, what="chat messages"
+    )
 
     handlers.install(app)
     middleware.install(app, settings, database)

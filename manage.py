@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from management import check, migrate, seed, server, shell, startapp, users
+from management import check, embed, migrate, prestart, seed, server, shell, startapp, users
 
 app = typer.Typer(
     help="fastmango's command line: run, migrate, seed and inspect the project.",
@@ -25,9 +25,11 @@ app.command("showmigrations")(migrate.showmigrations)
 app.command("createsuperuser")(users.createsuperuser)
 app.command("changepassword")(users.changepassword)
 app.command("seed")(seed.seed_command)
+app.command("embed")(embed.embed_command)
 app.command("shell")(shell.shell)
 app.command("check")(check.check)
 app.command("startapp")(startapp.startapp)
+app.command("prestart")(prestart.prestart)
 
 if __name__ == "__main__":
     app()

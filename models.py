@@ -369,6 +369,8 @@ class Message(Model, table=True):
     # An assistant answer that was stopped or failed part-way keeps what arrived, marked.
     complete: bool = Field(default=True)
     error: str = Field(default="", max_length=500)
+    # The catalogue products retrieved for an answer: [{"id": 12, "name": "Desk lamp"}].
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(
         default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
     )

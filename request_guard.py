@@ -19,13 +19,17 @@ def _exempt(scope: Scope) -> bool:
 
 
 class HostCheckMiddleware:
-    """400 unless the Host is in ALLOWED_HOSTS (`.example.com` also matches subdomains)."""
+    """400 unless the Host is in ALLOWED_HOSTS: `.example.com` (Django) or `*.example.com`
+    (Starlette) matches the domain and its subdomains, `*` anything."""
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: list[str]) -> None:
         self.app = app
-        self.any = "*" in allowed_hosts
-        self.exact = {h.lower() for h in allowed_hosts if not h.startswith(".")}
-        self.suffixes = tuple(h.lower() for h in allowed_hosts if h.startswith("."))
+        hosts = [
+            h.lower().removeprefix("*") if h.startswith("*.") else h.lower() for h in allowed_hosts
+        ]
+        self.any = "*" in hosts
+        self.exact = {h for h in hosts if not h.startswith(".")}
+        self.suffixes = tuple(h for h in hosts if h.startswith("."))
 
     def allowed(self, host: str) -> bool:
         # IPv6 literals come in brackets, with or without a port.

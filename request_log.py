@@ -59,21 +59,28 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
             path: str = scope["path"]
-            client = scope.get("client")
-            logger.log(
-                logging.DEBUG if path.startswith(QUIET_PATHS) else logging.INFO,
-                "%s %s %s %.1fms",
-                scope["method"],
-                path,
-                status,
-                duration_ms,
-                extra={
-                    "method": scope["method"],
-                    "path": path,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                    "client": client[0] if client else None,
-                },
-            )
+            level = logging.DEBUG if path.startswith(QUIET_PATHS) else logging.INFO
+            if logger.isEnabledFor(level):
+                self.log(scope, level, status, time.perf_counter() - started)
+
+    @staticmethod
+    def log(scope: Scope, level: int, status: int, seconds: float) -> None:
+        duration_ms = round(seconds * 1000, 1)
+        path: str = scope["path"]
+        client = scope.get("client")
+        logger.log(
+            level,
+            "%s %s %s %.1fms",
+            scope["method"],
+            path,
+            status,
+            duration_ms,
+            extra={
+                "method": scope["method"],
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "client": client[0] if client else None,
+            },
+        )

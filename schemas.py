@@ -16,7 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from models import RegistrantStatus
+from models import MessageRole, RegistrantStatus
 
 # Text is taken as sent (no silent trimming, so the schema's lengths hold), never with
 # NUL (PostgreSQL refuses it in text), and names need a visible character.
@@ -136,3 +136,55 @@ class WebinarSummary(BaseModel):
     duration_minutes: int
     host: str
     registrant_count: int = 0
+
+
+# -- chat ---------------------------------------------------------------------------------
+
+ChatText = Annotated[str, StringConstraints(min_length=1, max_length=8000, pattern=VISIBLE)]
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Name | None = None
+
+
+class ConversationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChatSource(BaseModel):
+    """A catalogue product retrieved for an answer; `cited` when the answer links it."""
+
+    id: int
+    name: str
+    url: str
+    cited: bool
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: ChatText
+
+
+class MessagePublic(BaseModel):
+    """`complete` is false for an answer that was stopped or failed (`error` says why)."""
+
+    id: int
+    role: MessageRole
+    content: str
+    html: str
+    complete: bool
+    error: str
+    sources: list[ChatSource]
+    created_at: datetime
+
+
+class ConversationDetail(ConversationPublic):
+    messages: list[MessagePublic]

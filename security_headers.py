@@ -1,16 +1,16 @@
 """Security headers on every response: a strict Content-Security-Policy and friends, and HSTS.
 
 The site's pages load only our own files (Alpine's CSP build, htmx without eval, no
-inline scripts or styles), so the policy allows 'self' and nothing inline. Two areas
-need a little more, each only under its own path:
+inline scripts or styles), so the policy allows 'self' and nothing inline. So do
+`/docs` (Swagger UI started by static/js/swagger-init.js) and `/admin` (sqladmin's one
+inline script, the flash toasts, replaced by static/admin/toasts.js). One area needs
+more, and only under its own path:
 
-- `/redoc`: ReDoc writes its styles into <style> elements (styled-components) and runs
-  its search in a blob: worker. The page gives ReDoc a per-request nonce that the
-  policy names, so only ReDoc's own style elements are accepted.
-- `/admin`: SQLAdmin's templates and jQuery plugins (Tabler, Select2) set `style`
-  attributes; only inline style *attributes* are allowed there, never inline scripts.
+- `/redoc`: ReDoc writes its styles into <style> elements (styled-components), runs its
+  search in a blob: worker and shows a logo from its CDN. The page hands a per-request
+  nonce to ReDoc's style elements (static/js/redoc-init.js), which the policy names.
 
-Headers are encoded once, at start-up; a nonce policy is filled in per request.
+Policies are built once, at start-up; a nonce policy is filled in per request.
 """
 
 from __future__ import annotations

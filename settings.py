@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -107,10 +108,18 @@ class Settings(BaseSettings):
     llm_base_url: str = "https://openrouter.ai/api/v1"
     llm_api_key: SecretStr | None = None
     llm_model: str = "openai/gpt-4o-mini"
+    # Seconds to connect and the longest silence within an answer (a stalled stream is cut).
+    llm_timeout: float = Field(default=30.0, gt=0, le=600)
+    # Characters of earlier messages sent with each turn (about 4 a token); oldest go first.
+    chat_history_budget: int = Field(default=12_000, ge=100)
+    chat_rate_limit: int = Field(default=10, ge=1)  # messages per minute per user
+    # Semantic search: none (off), local (the `ai` extra) or openai (an OpenAI-compatible
+    # /embeddings endpoint; base URL and key default to the LLM's). 384-dimension vectors.
     embedding_provider: Literal["none", "local", "openai"] = "none"
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
     embedding_model: str = "text-embedding-3-small"
+    embedding_timeout: float = Field(default=10.0, gt=0, le=300)  # seconds per request
 
     @field_validator("allowed_hosts", "cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
@@ -169,6 +178,15 @@ class Settings(BaseSettings):
         if self.log_format is None:
             return self.is_production
         return self.log_format == "json"
+
+    @property
+    def llm_configured(self) -> bool:
+        """Chat can run: a base URL, and a key unless the server is on this machine."""
+        if not self.llm_base_url:
+            return False
+        host = urlsplit(self.llm_base_url).hostname or ""
+        has_key = bool(self.llm_api_key and self.llm_api_key.get_secret_value())
+        return has_key or host in {"localhost", "127.0.0.1", "::1"}
 
     @property
     def safe_database_url(self) -> str:

@@ -1,4 +1,5 @@
-"""Login throttling: after N failures for one account or one IP in a window, refuse with 429.
+"""Login throttling: after N failures for one account or one IP in a window, refuse with 429;
+and RateLimiter, the same sliding window for any per-key limit (chat messages per user).
 
 Counts live in memory (one process) or in Redis (shared by every instance) when
 REDIS_URL is set. A success clears the account's count, not the IP's.
@@ -20,8 +21,8 @@ WINDOW_SECONDS = 15 * 60
 class Throttled(Exception):
     """Too many failures; `retry_after` seconds until the oldest one leaves the window."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed attempts; retry in {retry_after} s")
+    def __init__(self, retry_after: int, what: str = "failed attempts") -> None:
+        super().__init__(f"Too many {what}; retry in {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -121,6 +122,35 @@ class LoginThrottle:
     async def succeeded(self, email: str) -> None:
         account_key, _ = self.keys(email, "")
         await self.store.clear(account_key)
+
+
+class RateLimiter:
+    """At most `limit` events per key in any `window` seconds (a sliding window, kept in
+    the same stores as login failures); one more raises Throttled."""
+
+    def __init__(self, store: FailureStore, limit: int, window: float, what: str) -> None:
+        self.store = store
+        self.limit = limit
+        self.window = window
+        self.what = what
+
+    async def hit(self, key: str) -> None:
+        """Count one event for `key`, or raise Throttled (not counted) when over the limit."""
+        now = time.time()
+        events = await self.store.failures(key, now)
+        if len(events) >= self.limit:
+            wait = events[-self.limit] + self.window - now
+            raise Throttled(max(1, math.ceil(wait)), self.what)
+        await self.store.add(key, now)
+
+
+def build_rate_limiter(
+    redis: Redis | None, limit: int, *, window: float = 60, what: str = "requests"
+) -> RateLimiter:
+    store: FailureStore = (
+        RedisStore(redis, window, prefix="fastmango:ratelimit:") if redis else MemoryStore(window)
+    )
+    return RateLimiter(store, limit, window, what)
 
 
 def build_throttle(redis: Redis | None) -> LoginThrottle:

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 import admin.views  # noqa: F401 (registers the admin classes)
+import handlers
 from admin.options import registry
 from admin.permissions import SitePermissions
 from auth import UserManager, get_strategy, request_token
@@ -108,6 +109,8 @@ def mount(app: FastAPI, settings: Settings, database: Database) -> SiteAdmin:
     # Inside the mount `request.app` is sqladmin's Starlette app: share the app's
     # state (settings, redis, templates) so auth.get_strategy and friends work there.
     site.admin.state = app.state
+    # With the database away, the admin answers with the site's 503 page too.
+    handlers.install_database_errors(site.admin)
     for view in registry.values():
         # A subclass per app: sqladmin stores the admin, engine and templates on the
         # view class, and tests build many apps.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from wtforms import Form, PasswordField, validators  # type: ignore[import-untyped]
 
 import admin
@@ -67,6 +68,14 @@ class ProductAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = (mark_in_stock, mark_out_of_stock)
     cache_keys = CACHE_KEYS
+
+    async def after_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> Response | None:
+        response = await super().after_model_change(data, model, is_created, request)
+        # Re-embedded in the background (skipped there when the text did not change).
+        request.app.state.embeddings.enqueue(model.id)
+        return response
 
 
 @admin.register(Webinar)

@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+import pgvector.sqlalchemy  # noqa: F401  (registers `vector` so reflection knows it)
 from alembic import context
 from alembic.operations.ops import MigrationScript
 from sqlalchemy import pool

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 import migrations
 from db import Database, DatabaseUnavailable
+from errors import DomainError
 from logging_setup import configure_logging
 from management.common import fail, load_settings, run_with_database
 from models import User
@@ -29,9 +30,9 @@ logger = logging.getLogger("fastmango.prestart")
 MIGRATION_LOCK = 7_310_488_231_504_018
 
 
-async def wait_for_database(database: Database, timeout: float) -> None:
-    """Return once `SELECT 1` works; DatabaseUnavailable after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def wait_for_database(database: Database, seconds: float) -> None:
+    """Return once `SELECT 1` works; DatabaseUnavailable after `seconds`."""
+    deadline = time.monotonic() + seconds
     delay = 0.2
     while True:
         try:
@@ -40,7 +41,7 @@ async def wait_for_database(database: Database, timeout: float) -> None:
         except (OSError, DBAPIError) as exc:  # refused, no socket, timed out, starting up
             if time.monotonic() + delay > deadline:
                 raise DatabaseUnavailable(
-                    f"The database did not answer within {timeout:g} s ({type(exc).__name__})."
+                    f"The database did not answer within {seconds:g} s ({type(exc).__name__})."
                 ) from exc
             logger.info("Waiting for the database (%s)...", type(exc).__name__)
             await asyncio.sleep(delay)
@@ -64,11 +65,14 @@ async def migrate(database: Database, settings: Settings) -> None:
                 await lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
 
 
-async def ensure_superuser(database: Database, settings: Settings, email: str, password: str) -> None:
+async def ensure_superuser(
+    database: Database, settings: Settings, email: str, password: str
+) -> None:
+    """Create the superuser, unless a user with this email exists (then nothing changes)."""
     accounts = AccountService(password_min_length=settings.password_min_length)
     async with database.session():
         if await User.objects.filter(email=email).exists():
-            logger.info("Superuser %s already exists; left unchanged.", email)
+            logger.info("User %s already exists; left unchanged.", email)
             return
         await accounts.create_user(
             email,
@@ -90,9 +94,7 @@ def _superuser_credentials(settings: Settings) -> tuple[str, str] | None:
         fail("Set both SUPERUSER_EMAIL and SUPERUSER_PASSWORD, or neither.")
     # Checked before touching the database; the message names the rules, not the password.
     email = normalize_email(email)
-    AccountService(password_min_length=settings.password_min_length).check_password(
-        password, email
-    )
+    AccountService(password_min_length=settings.password_min_length).check_password(password, email)
     return email, password
 
 
@@ -106,11 +108,8 @@ def prestart(
     configure_logging(settings)  # JSON lines in production, like the server's
     try:
         credentials = _superuser_credentials(settings)
-    except Exception as exc:  # a DomainError from the checks above
-        detail = getattr(exc, "detail", None)
-        if detail is None:
-            raise
-        fail(f"SUPERUSER_EMAIL/SUPERUSER_PASSWORD not acceptable: {detail}")
+    except DomainError as exc:
+        fail(f"SUPERUSER_EMAIL/SUPERUSER_PASSWORD not acceptable: {exc.detail}")
 
     async def work(database: Database) -> None:
         await wait_for_database(database, wait)

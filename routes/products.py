@@ -10,12 +10,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from auth import OptionalUser, get_optional_user, require_perm
-from deps import IdPath, ProductServiceDep, TemplatesDep
+from deps import IdPath, ProductServiceDep, SearchServiceDep, TemplatesDep
 from flash import flash
-from models import User
+from models import Product, User
+from orm import Page
 from routes.forms import query_string, read_form, validate
 from schemas import ProductCreate, ProductUpdate
-from templating import render_page
+from services.embeddings import EmbeddingUnavailable
+from services.search_service import MAX_LIMIT, SearchHit, SearchService
+from templating import render_page, wants_partial
 
 router = APIRouter(
     prefix="/products",
@@ -42,6 +45,11 @@ class ProductQuery:
     ordering: str | None
     page: int
     per_page: int
+    mode: Literal["semantic"] | None = None  # None: words in the name or description
+
+    @property
+    def semantic(self) -> bool:
+        return self.mode == "semantic" and self.q is not None
 
     def filters(self) -> dict[str, Any]:
         return {
@@ -71,6 +79,7 @@ async def product_query(
     ordering: Annotated[str | None, Query(max_length=200)] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    mode: Literal["", "words", "semantic"] | None = None,
 ) -> ProductQuery:
     return ProductQuery(
         q=q.strip() if q and q.strip() else None,
@@ -81,6 +90,7 @@ async def product_query(
         ordering=ordering or None,
         page=page,
         per_page=per_page,
+        mode="semantic" if mode == "semantic" else None,
     )
 
 
@@ -88,12 +98,22 @@ async def product_query(
 async def list_products(
     request: Request,
     products: ProductServiceDep,
+    search: SearchServiceDep,
     templates: TemplatesDep,
     query: Annotated[ProductQuery, Depends(product_query)],
 ) -> Response:
-    result = await products.find(
-        page=query.page, per_page=query.per_page, ordering=query.ordering, **query.filters()
-    )
+    scores: dict[int | None, float] = {}
+    notice, status = None, 200
+    filters = query.filters()
+    if query.semantic:
+        filters["q"] = None  # the ranking replaces the word match
+        result, scores, notice = await _semantic_page(search, query)
+        # The page still works. htmx swaps no 5xx answer, so its fragment says 200.
+        status = 503 if notice and not wants_partial(request) else 200
+    else:
+        result = await products.find(
+            page=query.page, per_page=query.per_page, ordering=query.ordering, **filters
+        )
     params = query.params()
 
     def url(**changes: Any) -> str:
@@ -110,11 +130,41 @@ async def list_products(
         "url": url,
         "sort_url": sort_url,
         "sortable": SORTABLE,
-        "stats": await products.stats(**query.filters()),
+        "scores": scores,
+        "notice": notice,
+        "semantic_available": search.embedder.enabled,
+        "stats": await products.stats(**filters),
         "chart": await products.by_category(),
         "categories": await products.categories(),
     }
-    return render_page(templates, request, "products/list.html", "products/_results.html", context)
+    return render_page(
+        templates, request, "products/list.html", "products/_results.html", context, status
+    )
+
+
+async def _semantic_page(
+    search: SearchService, query: ProductQuery
+) -> tuple[Page[Product], dict[int | None, float], str | None]:
+    """The best matches by meaning that pass the other filters, their scores, and why
+    there are none when the provider cannot answer."""
+    try:
+        hits = await search.search(query.q or "", MAX_LIMIT)
+    except EmbeddingUnavailable as exc:
+        return Page([], 0, 1, query.per_page), {}, exc.detail
+    kept = [hit for hit in hits if _matches(hit, query)][: query.per_page]
+    page = Page([hit.product for hit in kept], len(kept), 1, query.per_page)
+    return page, {hit.product.id: hit.score for hit in kept}, None
+
+
+def _matches(hit: SearchHit, query: ProductQuery) -> bool:
+    """The list's other filters, applied to the semantic ranking's best matches."""
+    product = hit.product
+    return (
+        (query.category is None or product.category == query.category)
+        and (query.in_stock is None or product.in_stock == query.in_stock)
+        and (query.price_min is None or product.price >= query.price_min)
+        and (query.price_max is None or product.price <= query.price_max)
+    )
 
 
 @router.get("/new", name="product_new")

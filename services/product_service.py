@@ -13,6 +13,7 @@ from models import Product, User
 from orm import Avg, Count, FieldError, Page, Q, QuerySet, atomic
 from schemas import CategoryStats, ProductCreate, ProductStats, ProductUpdate
 from services.audit_service import AuditService, snapshot
+from services.embedding_service import EmbeddingQueue
 
 ORDERABLE = ("id", "name", "price", "category", "in_stock", "created_at", "updated_at")
 MAX_PER_PAGE = 100
@@ -48,9 +49,13 @@ CACHE_SECONDS = 60
 class ProductService:
     """Everything the views do with products goes through here; changes are audited."""
 
-    def __init__(self, cache: Cache | None = None) -> None:
+    def __init__(
+        self, cache: Cache | None = None, embeddings: EmbeddingQueue | None = None
+    ) -> None:
         self.audit = AuditService()
         self.cache: Cache = cache if cache is not None else MemoryCache()
+        # Saved products are queued for (re-)embedding after the commit; None: not at all.
+        self.embeddings = embeddings
 
     async def _changed(self) -> None:
         await self.cache.delete(*CACHE_KEYS)
@@ -99,6 +104,8 @@ class ProductService:
             product = await Product.objects.create(**data.model_dump())
             await self.audit.created(actor, product)
         await self._changed()
+        if self.embeddings is not None:
+            self.embeddings.enqueue(product.id)
         return product
 
     async def update(
@@ -112,6 +119,8 @@ class ProductService:
             await product.save()
             await self.audit.changed(actor, product, before)
         await self._changed()
+        if self.embeddings is not None:
+            self.embeddings.enqueue(product.id)
         return product
 
     async def delete(self, product_id: int, actor: User | None = None) -> None:

@@ -28,6 +28,7 @@ from db import Database
 from main import create_app
 from orm import Model
 from settings import Settings
+from tests.fake_openai import FakeOpenAI
 
 BACKENDS = ["sqlite", "postgres"]
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-and-random-QWERTYUIOPasdfghjkl1234567890"
@@ -201,3 +202,10 @@ def empty_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
         return f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     factory: PostgresFactory = request.getfixturevalue("postgres")
     return factory.create("fastmango_empty")
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """A real OpenAI-compatible HTTP server on 127.0.0.1 (tests/fake_openai.py)."""
+    with FakeOpenAI() as server:
+        yield server

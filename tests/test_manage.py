@@ -42,9 +42,11 @@ COMMANDS = (
     "createsuperuser",
     "changepassword",
     "seed",
+    "embed",
     "shell",
     "check",
     "startapp",
+    "prestart",
 )
 STRONG_PASSWORD = "a-long-superuser-passphrase-7"
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -188,7 +190,9 @@ def test_runserver_prints_the_url_and_serves_main_app(monkeypatch: pytest.Monkey
     result = CliRunner().invoke(manage.app, ["runserver", "--port", "8123", "--reload"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8123/" in result.output
-    assert calls == [("main:app", {"host": "127.0.0.1", "port": 8123, "reload": True})]
+    # Our logging, not uvicorn's (its access log would print query strings).
+    expected = {"host": "127.0.0.1", "port": 8123, "reload": True}
+    assert calls == [("main:app", expected | {"access_log": False, "log_config": None})]
 
 
 ROUTES_INIT = """\
@@ -473,7 +477,8 @@ APP = "customer_feedback_entries"  # the longest name allowed: the worst case fo
 
 
 def copy_project(destination: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "dist", "node_modules", "*.db*")
+    # static/dist comes along: every page links the built CSS and scripts.
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules", "*.db*")
     for path in ROOT.glob("*.py"):
         shutil.copy2(path, destination / path.name)
     for name in ("alembic.ini", "pyproject.toml"):
@@ -490,8 +495,10 @@ def copy_project(destination: Path) -> Path:
     ):
         shutil.copytree(ROOT / folder, destination / folder, ignore=ignore)
     (destination / "tests").mkdir()
-    for name in ("__init__.py", "conftest.py"):
-        shutil.copy2(ROOT / "tests" / name, destination / "tests" / name)
+    # conftest.py and the helper modules it imports (fake servers, builders), no tests.
+    for path in (ROOT / "tests").glob("*.py"):
+        if not path.name.startswith("test_"):
+            shutil.copy2(path, destination / "tests" / path.name)
     return destination
 
 

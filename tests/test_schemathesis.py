@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fake_openai import FAKE_API_KEY, FakeOpenAI
+
 ROOT = Path(__file__).resolve().parent.parent
 ST = Path(sys.executable).parent / "st"
 ADMIN = {"username": "admin@example.com", "password": "fastmango-demo-password"}
@@ -33,7 +35,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def server(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, fake_openai: FakeOpenAI
+) -> Iterator[str]:
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
     else:
@@ -46,6 +50,11 @@ def server(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         "EMAIL_BACKEND": "memory",
         "LOG_LEVEL": "WARNING",
         "SECRET_KEY": "schemathesis-key-q7w8e9r0t1y2u3i4o5p6a7s8d9f0g1h2j3k4l5",
+        # Semantic search answers (not its 503 for "off"): embeddings from the fake server.
+        "EMBEDDING_PROVIDER": "openai",
+        "EMBEDDING_BASE_URL": fake_openai.base_url,
+        "EMBEDDING_API_KEY": FAKE_API_KEY,
+        "EMBEDDING_MODEL": "fake-bag-of-words",
     }
     for command in (["migrate"], ["seed", "--products", "60", "--registrants", "5"]):
         subprocess.run(

@@ -58,6 +58,7 @@ def upgrade() -> None:
     sa.Column('content', sa.Text(), nullable=False),
     sa.Column('complete', sa.Boolean(), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('sources', sa.JSON(), nullable=False),
     sa.Column('created_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_messages_conversation_id_conversations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))

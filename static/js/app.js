@@ -242,6 +242,8 @@ document.addEventListener("alpine:init", () => {
       const end = thread.querySelector("#chat-end");
       thread.insertBefore(question, end);
       thread.insertBefore(answer, end);
+      // Screen readers announce the answer once it is whole, not token by token.
+      answer.setAttribute("aria-busy", "true");
       thread.scrollTop = thread.scrollHeight;
       input.value = "";
       this.streaming = true;
@@ -284,7 +286,14 @@ document.addEventListener("alpine:init", () => {
             else answer.replaceWith(chatNotice(data.detail || "No answer."));
           }
         }
+        if (answer.isConnected) {
+          // The stream ended without its last event (the server went away).
+          answer.querySelector("[data-typing]")?.remove();
+          answer.removeAttribute("aria-busy");
+          answer.append(chatFooter("The answer was interrupted."));
+        }
       } catch (error) {
+        answer.removeAttribute("aria-busy");
         if (error.name === "AbortError") {
           answer.querySelector("[data-typing]")?.remove();
           answer.append(chatFooter("Stopped."));

