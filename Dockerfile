@@ -7,7 +7,8 @@
 FROM node:20-bookworm-slim AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+# The locked versions, lock left as is (see the Makefile's note on why not `npm ci`).
+RUN npm install --no-save --no-audit --no-fund --loglevel=error
 COPY scripts/ scripts/
 COPY static/ static/
 COPY templates/ templates/

@@ -64,8 +64,11 @@ assets: node_modules/.package-lock.json
 assets-watch: node_modules/.package-lock.json ## Rebuild static/dist whenever a template, style or script changes
 	node scripts/build-assets.mjs --watch
 
+# `npm install --no-save` installs the locked versions and never rewrites the lock. Not `npm ci`:
+# it insists that every platform's optional binary (Tailwind's oxide-*) be in the lock, and a
+# registry mirror without some of them cannot write such a lock.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-save --no-audit --no-fund --loglevel=error
 
 system-deps:
 	@missing=""; for bin in $(SYSTEM_DEPS); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \

@@ -2,7 +2,7 @@
 directory (the build context as `.dockerignore` leaves it, the asset build, the install into a
 fresh uv virtualenv, the start command and the HEALTHCHECK), and the platform files agree.
 
-What cannot run here is said where it is skipped: `npm ci` (the repository's node_modules,
+What cannot run here is said where it is skipped: `npm install` (the repository's node_modules,
 installed by the same command, stands in), the uv binary copied from its image (ours is the
 same version), and creating the system user.
 """
@@ -147,7 +147,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pa
         text = re.sub(r"/opt/venv\b", str(venv), text)
         return re.sub(r"(?<![\w.])/data\b", str(data), text)
 
-    # Stage 1 (assets): the context, node_modules from `npm ci`, then the build command.
+    # Stage 1 (assets): the context, node_modules from `npm install`, then the build command.
     copy_context(app)
     (app / "node_modules").symlink_to(ROOT / "node_modules")
     build = command_of(assets.all("RUN")[-1])

@@ -108,7 +108,7 @@ function chatFooter(text) {
 
 function chatNotice(text) {
   const notice = document.createElement("div");
-  notice.className = "alert alert-warning alert-soft my-2";
+  notice.className = "alert alert-warning my-2";
   notice.setAttribute("role", "alert");
   notice.dataset.testid = "chat-notice";
   notice.textContent = text;
