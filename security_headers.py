@@ -6,9 +6,11 @@ inline scripts or styles), so the policy allows 'self' and nothing inline. So do
 inline script, the flash toasts, replaced by static/admin/toasts.js). One area needs
 more, and only under its own path:
 
-- `/redoc`: ReDoc writes its styles into <style> elements (styled-components), runs its
-  search in a blob: worker and shows a logo from its CDN. The page hands a per-request
-  nonce to ReDoc's style elements (static/js/redoc-init.js), which the policy names.
+- `/redoc`: ReDoc writes its styles into <style> elements (styled-components) and runs its
+  search in a blob: worker. The page hands a per-request nonce to ReDoc's style elements
+  (static/js/redoc-init.js), which the policy names. Its bundle also shows a logo from
+  its CDN: the policy refuses it, so nothing loads from another host (ReDoc hides the
+  image when it fails).
 
 Policies are built once, at start-up; a nonce policy is filled in per request.
 """
@@ -41,8 +43,6 @@ AREA_POLICIES: dict[str, Policy] = {
     "/redoc": {
         "style-src": ("'self'", f"'nonce-{NONCE}'"),
         "worker-src": ("blob:",),
-        # The "API docs by Redocly" logo in ReDoc's sidebar (hidden when it fails offline).
-        "img-src": ("'self'", "data:", "https://cdn.redoc.ly"),
     },
 }
 PERMISSIONS_POLICY = (

@@ -100,7 +100,7 @@ async def test_docs_pages_need_no_inline_code(client: httpx.AsyncClient) -> None
         # ReDoc's area: its nonce for styles, a blob: worker for search, nothing else wider.
         assert policy.startswith("default-src 'self'; script-src 'self'; style-src 'self' 'nonce-")
         assert "worker-src blob:" in policy
-        assert "img-src 'self' data: https://cdn.redoc.ly" in policy
+        assert "img-src 'self' data:;" in policy  # not even ReDoc's logo from its CDN
         assert "'unsafe-inline'" not in policy
         assert "'unsafe-eval'" not in policy
         assert page.text.count(f'nonce="{nonce.group(1)}"') == 2  # init script and style
@@ -251,6 +251,10 @@ def test_pages_docs_and_admin_render_without_csp_violations(site: Server) -> Non
 
             def watch(message: Any) -> None:
                 text = message.text
+                if "cdn.redoc.ly" in text:
+                    # ReDoc's bundle always asks for its logo from its CDN; refusing it is
+                    # the point (no request leaves the site), and ReDoc hides the image.
+                    return
                 if "CSP violation" in text or "Content Security Policy" in text:
                     problems.append(f"{page.url}: {text}")
 
