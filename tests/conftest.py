@@ -19,11 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import migrations
+from cache import Cache, MemoryCache, RedisCache
 from db import Database
 from main import create_app
 from orm import Model
@@ -209,3 +211,15 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     """A real OpenAI-compatible HTTP server on 127.0.0.1 (tests/fake_openai.py)."""
     with FakeOpenAI() as server:
         yield server
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    """Each cache backend: in memory, and on the real Redis (emptied first)."""
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    redis = Redis.from_url(request.getfixturevalue("redis_url"))
+    await redis.flushdb()
+    yield RedisCache(redis)
+    await redis.aclose()

@@ -29,6 +29,7 @@ from tests.utils import (
     make_registrant,
     make_user,
     make_webinar,
+    serve,
 )
 
 pytestmark = pytest.mark.usefixtures("session")
@@ -291,14 +292,12 @@ async def test_sessions_kept_in_redis_open_the_admin_too(
 ) -> None:
     await make_user(email="rita@example.com", is_staff=True, groups=("Sales",))
     app = create_app(settings.model_copy(update={"redis_url": redis_url}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            await sign_in(client, "rita@example.com")
-            assert (await client.get("/admin/webinar-registrant/list")).status_code == 200
-            assert (await client.get("/admin/product/list")).status_code == 403
-            await app.state.redis.flushdb()  # every session revoked
-            assert (await client.get("/admin/")).status_code == 303
+    async with serve(app) as client:
+        await sign_in(client, "rita@example.com")
+        assert (await client.get("/admin/webinar-registrant/list")).status_code == 200
+        assert (await client.get("/admin/product/list")).status_code == 403
+        await app.state.redis.flushdb()  # every session revoked
+        assert (await client.get("/admin/")).status_code == 303
 
 
 async def test_signed_in_non_staff_get_a_clear_403(client: httpx.AsyncClient) -> None:

@@ -3,23 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
-from redis.asyncio import Redis
-
-from cache import Cache, MemoryCache, RedisCache, get_or_set
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    redis = Redis.from_url(request.getfixturevalue("redis_url"))
-    await redis.flushdb()
-    yield RedisCache(redis)
-    await redis.aclose()
+from cache import Cache, get_or_set
 
 
 async def test_set_get_delete_and_expiry(cache: Cache) -> None:

@@ -4,15 +4,13 @@ instances share, through the method's return type."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from cache import Cache, MemoryCache, RedisCache, cached
+from cache import Cache, RedisCache, cached
 
 
 class Summary(BaseModel):
@@ -42,17 +40,6 @@ class Catalogue:
     async def maybe(self, found: bool) -> str | None:
         self.calls += 1
         return "here" if found else None
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    redis = Redis.from_url(request.getfixturevalue("redis_url"))
-    await redis.flushdb()
-    yield RedisCache(redis)
-    await redis.aclose()
 
 
 async def test_results_come_back_as_their_type(cache: Cache) -> None:

@@ -27,7 +27,7 @@ from services.chat_service import NOT_CONFIGURED, STOPPED
 from services.embedding_service import EmbeddingService
 from settings import Settings
 from tests.fake_openai import FAKE_API_KEY, FakeOpenAI
-from tests.utils import bearer, csrf_token, login, make_product, make_user
+from tests.utils import bearer, csrf_token, login, make_product, make_user, serve
 
 SSE = {"Accept": "text/event-stream, application/json"}
 LLM_TIMEOUT = 1.5  # seconds: small, so faults end fast, yet roomy on a busy machine
@@ -62,11 +62,8 @@ def changed(settings: Settings, **overrides: Any) -> Settings:
 @asynccontextmanager
 async def app_client(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     """Another app on the same database with some settings changed, and its client."""
-    application = create_app(changed(settings, **overrides))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with serve(create_app(changed(settings, **overrides))) as client:
+        yield client
 
 
 def parse_events(text: str) -> list[Event]:

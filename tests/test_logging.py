@@ -16,7 +16,7 @@ import pytest
 from logging_setup import configure_logging, redact
 from main import create_app
 from settings import Settings
-from tests.utils import PASSWORD, csrf_token, make_user
+from tests.utils import PASSWORD, csrf_token, make_user, serve
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 RESET_TOKEN = "reset-token-that-must-not-be-logged-0123456789"
@@ -30,11 +30,7 @@ async def logged(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, i
     app = create_app(settings)
     buffer = io.StringIO()
     configure_logging(settings, stream=buffer)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
-    ):
+    async with serve(app) as client:
         yield client, buffer
 
 
@@ -89,11 +85,7 @@ async def test_every_line_of_a_request_carries_its_id(settings: Settings) -> Non
     app.add_api_route("/boom", boom)
     buffer = io.StringIO()
     configure_logging(settings, stream=buffer)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
-    ):
+    async with serve(app) as client:
         response = await client.get("/boom")
     assert response.status_code == 500
     rid = response.headers["x-request-id"]

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from auth import TOKEN_KEY_PREFIX
 from main import create_app
 from settings import Settings
-from tests.utils import PASSWORD, make_user
+from tests.utils import PASSWORD, make_user, serve
 from throttle import LoginThrottle, RedisStore, Throttled
 
 pytestmark = pytest.mark.usefixtures("session")
@@ -37,10 +37,7 @@ async def two_instances(
     async with AsyncExitStack() as stack:
         clients = []
         for app in (create_app(shared), create_app(shared)):
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-            clients.append(await stack.enter_async_context(client))
+            clients.append(await stack.enter_async_context(serve(app)))
         yield clients
 
 

@@ -19,7 +19,7 @@ from models import RegistrantStatus, Webinar, WebinarRegistrant
 from settings import Settings
 from tests.conftest import make_settings
 from tests.s3server import S3Server, s3_server
-from tests.utils import csrf_token, login, make_registrant, make_user, make_webinar
+from tests.utils import csrf_token, login, make_registrant, make_user, make_webinar, serve
 
 __all__ = ["s3_server"]
 pytestmark = pytest.mark.usefixtures("session")
@@ -182,11 +182,7 @@ class TestPhotos:
             server: S3Server = request.getfixturevalue("s3_server")
             overrides |= server.settings()
         app = create_app(make_settings(settings.database_url, **overrides))
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
-        ):
+        async with serve(app) as client:
             yield client, app.state.storage
 
     async def test_upload_shows_the_photo_and_remove_deletes_it(

@@ -26,7 +26,7 @@ from main import create_app
 from settings import Settings
 from tests.conftest import make_settings
 from tests.servers import ROOT, manage_command, server_env
-from tests.utils import PASSWORD, bearer, login, make_product, make_user
+from tests.utils import PASSWORD, bearer, login, make_product, make_user, serve
 
 # A request must give up within these (the connect and statement limits are 1 s here).
 FAST = 3.0
@@ -67,12 +67,7 @@ async def settings(pg: Any, request: pytest.FixtureRequest) -> Settings:
 
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
-    ):
+    async with serve(create_app(settings)) as client:
         yield client
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from tests.servers import (
     running,
     server_env,
 )
+from tests.utils import serve
 
 sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -47,17 +47,6 @@ def assert_secured(response: httpx.Response, policy: str = POLICY) -> None:
     assert "camera=()" in response.headers["permissions-policy"]
     assert response.headers["content-security-policy"] == policy, response.url
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
-
-
-@asynccontextmanager
-async def serve(settings: Settings, base_url: str = "http://testserver") -> AsyncIterator[Any]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url=base_url) as client,
-    ):
-        yield app, client
 
 
 @sqlite_only
@@ -141,7 +130,7 @@ async def test_hsts_and_https_redirect(settings: Settings) -> None:
             "secure_hsts_preload": True,
         }
     )
-    async with serve(secure) as (_, plain):
+    async with serve(create_app(secure)) as plain:
         redirected = await plain.get("/products?page=2")
         assert redirected.status_code == 301
         assert redirected.headers["location"] == "https://testserver/products?page=2"
@@ -149,7 +138,7 @@ async def test_hsts_and_https_redirect(settings: Settings) -> None:
         assert_secured(redirected, POLICY + "; upgrade-insecure-requests")
         # Probes answer over plain HTTP: platforms call them on the machine's address.
         assert (await plain.get("/health/ready")).status_code == 200
-    async with serve(secure, "https://testserver") as (_, https):
+    async with serve(create_app(secure), "https://testserver") as https:
         page = await https.get("/")
         assert page.status_code == 200
         assert page.headers["strict-transport-security"] == (
@@ -162,7 +151,7 @@ async def test_unknown_hosts_get_400_in_production(settings: Settings) -> None:
     production = settings.model_copy(
         update={"environment": "production", "allowed_hosts": ["testserver", ".example.com"]}
     )
-    async with serve(production) as (_, client):
+    async with serve(create_app(production)) as client:
         assert (await client.get("/")).status_code == 200
         assert (await client.get("/", headers={"Host": "shop.example.com"})).status_code == 200
         refused = await client.get("/", headers={"Host": "evil.example.org"})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -18,6 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from auth import hash_password
 from models import Product, User, Webinar, WebinarRegistrant
 from orm import utcnow
+
+
+@asynccontextmanager
+async def serve(app: Any, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+    """Run `app`'s lifespan and give a client on it (app errors answer 500, as in production)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url=base_url) as client,
+    ):
+        yield client
 
 
 @dataclass
