@@ -7,9 +7,11 @@ from orm.manager import Manager, ManagerDescriptor
 from orm.model import Model
 from orm.query import QuerySet
 from orm.results import Avg, Count, Max, Min, Page, Sum
+from orm.rules import SECRET_FIELDS, is_secret_field
 from orm.scope import atomic, current_session, session_scope
 
 __all__ = [
+    "SECRET_FIELDS",
     "Avg",
     "Count",
     "DecimalType",
@@ -30,6 +32,7 @@ __all__ = [
     "VectorType",
     "atomic",
     "current_session",
+    "is_secret_field",
     "session_scope",
     "utcnow",
 ]

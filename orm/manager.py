@@ -12,6 +12,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from orm.exceptions import FieldError
 from orm.lookups import Q
 from orm.query import QuerySet
+from orm.rules import check_rows, check_text
 from orm.scope import write
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Manager(QuerySet[M]):
                 f"Unknown field(s) {', '.join(map(repr, unknown))} for {self.model.__name__}"
             )
         # model_validate checks types and runs validators; table models skip that on __init__.
+        check_text(self.model, columns)  # before the session sees it: no rollback needed
         instance: M = self.model.model_validate(columns)
         for name, value in relations.items():
             setattr(instance, name, value)
@@ -74,6 +76,7 @@ class Manager(QuerySet[M]):
             for start in range(0, len(created), batch_size):
                 batch = created[start : start + batch_size]
                 rows = [{key: getattr(obj, key) for key in keys} for obj in batch]
+                check_rows(self.model, rows)  # a Core insert: no flush event checks it
                 stmt = insert(self.model).values(rows).returning(pk)
                 ids = (await session.execute(stmt)).scalars().all()
                 for obj, ident in zip(batch, ids, strict=True):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from orm import exceptions
+from orm import exceptions, rules
 from orm.fields import utcnow
 from orm.manager import ManagerDescriptor
 from orm.scope import current_session, write
@@ -44,6 +45,14 @@ class Model(SQLModel):
             error.__qualname__ = f"{cls.__qualname__}.{name}"
             setattr(cls, name, error)
 
+    def __repr_args__(self) -> Sequence[tuple[str | None, Any]]:
+        # repr(), str() and rich's pretty printer all read these: secrets stay out.
+        return [
+            (name, value)
+            for name, value in super().__repr_args__()
+            if name is None or not rules.is_secret_field(name)
+        ]
+
     @property
     def pk(self) -> Any:
         return getattr(self, "id", None)
@@ -51,6 +60,7 @@ class Model(SQLModel):
     async def save(self, *, session: AsyncSession | None = None) -> Self:
         """Insert or update this row (commits unless inside `atomic()`)."""
         session = session if session is not None else current_session()
+        rules.check_instance(self)
         if "updated_at" in type(self).model_fields and self.pk is not None:
             self.updated_at = utcnow()
         async with write(session):
@@ -68,3 +78,6 @@ class Model(SQLModel):
         session = session if session is not None else current_session()
         await session.refresh(self)
         return self
+
+
+rules.install(Model)

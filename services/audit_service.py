@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy import inspect
 
 from models import AuditAction, AuditLog, User
-
-# Never copied into the trail, whatever the model.
-SECRET_FIELDS = frozenset({"hashed_password", "password", "token"})
+from orm import SECRET_FIELDS as SECRET_FIELDS  # re-exported: one list for the admin too
+from orm import is_secret_field
 
 
 def _plain(value: Any) -> Any:
@@ -32,7 +31,7 @@ def snapshot(obj: Any) -> dict[str, Any]:
     return {
         attr.key: _plain(getattr(obj, attr.key))
         for attr in mapper.column_attrs
-        if attr.key not in SECRET_FIELDS
+        if not is_secret_field(attr.key)
     }
 
 
