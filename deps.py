@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.templating import Jinja2Templates
 
-from auth import StrategyDep, UserManagerDep
-from db import Database, SessionDep
+from fastmango.accounts.auth import StrategyDep, UserManagerDep
+from fastmango.accounts.auth_service import AuthService
+from fastmango.db import Database, SessionDep
+from fastmango.storage import Storage
 from services import ProductService
-from services.auth_service import AuthService
 from services.chat_service import ChatService
 from services.search_service import SearchService
 from settings import Settings
-from storage import Storage
 
 
 async def get_app_settings(request: Request) -> Settings:

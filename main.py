@@ -11,26 +11,25 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-import admin.setup
-import handlers
-import middleware
-import migrations
-from assets import Assets
-from cache import build_cache
-from checks import check_startup
-from db import Database
+from fastmango import migrations
+from fastmango.accounts.throttle import build_rate_limiter, build_throttle
+from fastmango.admin import setup as admin_setup
+from fastmango.cache import build_cache
+from fastmango.checks import check_startup
+from fastmango.db import Database
+from fastmango.logging_setup import configure_logging
+from fastmango.mail import build_mailer
+from fastmango.storage import build_storage, mount_media
+from fastmango.web import handlers, middleware
+from fastmango.web.assets import Assets
+from fastmango.web.static_files import CachedStaticFiles
+from fastmango.web.templating import build_templates
 from llm import LLMClient
-from logging_setup import configure_logging
-from mail import build_mailer
 from routes import ROUTERS
 from services.embedding_service import EmbeddingQueue
 from services.embeddings import build_embedder
 from services.search_service import VectorIndex
 from settings import BASE_DIR, Settings, get_settings
-from static_files import CachedStaticFiles
-from storage import build_storage, mount_media
-from templating import build_templates
-from throttle import build_rate_limiter, build_throttle
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -103,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", CachedStaticFiles(directory=BASE_DIR / "static"), name="static")
     mount_media(app, storage)  # local uploads under MEDIA_URL; S3 serves its own
     # The admin first: its templates call url_for a lot, and names resolve in route order.
-    admin.setup.mount(app, settings, database)
+    admin_setup.mount(app, settings, database)
     for router in ROUTERS:
         app.include_router(router)
     return app

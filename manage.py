@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import typer
 
-from management import check, embed, migrate, prestart, seed, server, shell, startapp, users
+from fastmango.management import check, migrate, prestart, server, shell, startapp, users
+from management import embed, seed
 
 app = typer.Typer(
     help="fastmango's command line: run, migrate, seed and inspect the project.",

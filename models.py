@@ -24,7 +24,7 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Field, Relationship, SQLModel
 
-from orm import DecimalType, Model, UTCDateTime, VectorType, utcnow
+from fastmango.orm import DecimalType, Model, UTCDateTime, VectorType, utcnow
 
 # Relationships never load lazily: under asyncio an implicit load is an error, so
 # say it clearly (use select_related/prefetch_related instead).

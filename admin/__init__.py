@@ -1,15 +1,1 @@
-"""The admin at /admin: Django-style `ModelAdmin` classes on SQLAdmin.
-
-    import admin
-
-    @admin.register(Product)
-    class ProductAdmin(admin.ModelAdmin):
-        list_display = ("id", "name", "price")
-
-admin/views.py holds the registered classes; admin/setup.py mounts them.
-"""
-
-from admin.actions import action, update_rows
-from admin.options import ImproperlyConfigured, ModelAdmin, register, registry
-
-__all__ = ["ImproperlyConfigured", "ModelAdmin", "action", "register", "registry", "update_rows"]
+"""The project's admin: its ModelAdmin classes (views.py), registered with @admin.register."""

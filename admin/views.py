@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import Form, PasswordField, validators  # type: ignore[import-untyped]
 
-import admin
-from admin.audit import actor
-from auth import hash_password_async
+from fastmango import admin
+from fastmango.accounts.account_service import AccountService, normalize_email
+from fastmango.accounts.auth import hash_password_async
+from fastmango.admin.audit import actor
+from fastmango.orm import QuerySet
 from models import (
     AuditLog,
     Group,
@@ -25,8 +27,6 @@ from models import (
     Webinar,
     WebinarRegistrant,
 )
-from orm import QuerySet
-from services.account_service import AccountService, normalize_email
 from services.product_service import CACHE_KEYS
 
 # -- actions ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import models
-from orm import Model
+from fastmango.orm import Model
 from settings import get_settings
 
 config = context.config

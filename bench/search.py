@@ -42,11 +42,11 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 from sqlalchemy import func, insert, select, text  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
-import migrations  # noqa: E402
 from bench.run import postgres_server, say  # noqa: E402
-from db import Database  # noqa: E402
+from fastmango import migrations  # noqa: E402
+from fastmango.db import Database  # noqa: E402
+from fastmango.orm import utcnow  # noqa: E402
 from models import EMBEDDING_DIMENSIONS, HNSW_INDEX, Product, ProductEmbedding  # noqa: E402
-from orm import utcnow  # noqa: E402
 from services.search_service import SearchService, VectorIndex, pgvector_query  # noqa: E402
 from settings import Settings  # noqa: E402
 

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from db import Database
-from management.common import console, fail, load_settings, run_with_database, success
+from fastmango.db import Database
+from fastmango.management.common import console, fail, load_settings, run_with_database, success
 from models import Product
 from services.embedding_service import EmbeddingService
 from services.embeddings import Embedder, build_embedder

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from db import Database
+from fastmango.accounts.account_service import ROLE_PERMISSIONS, AccountService, all_codenames
+from fastmango.db import Database
+from fastmango.management.common import console, load_settings, run_with_database, warn
+from fastmango.orm import utcnow
 from management import demo_data
-from management.common import console, load_settings, run_with_database, warn
 from models import Product, User, Webinar, WebinarRegistrant
-from orm import utcnow
-from services.account_service import ROLE_PERMISSIONS, AccountService, all_codenames
 from settings import Settings
 
 BATCH_SIZE = 1000

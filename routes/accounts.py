@@ -8,13 +8,19 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from auth import SESSION_COOKIE, CurrentUser, OptionalUser, get_optional_user, request_token
-from csrf import SESSION_KEY as CSRF_SESSION_KEY
 from deps import AuthServiceDep, SettingsDep, TemplatesDep
-from errors import DomainError, NotAuthenticated, NotFound
-from flash import flash
+from fastmango.accounts.auth import (
+    SESSION_COOKIE,
+    CurrentUser,
+    OptionalUser,
+    get_optional_user,
+    request_token,
+)
+from fastmango.accounts.throttle import Throttled
+from fastmango.errors import DomainError, NotAuthenticated, NotFound
+from fastmango.web.csrf import SESSION_KEY as CSRF_SESSION_KEY
+from fastmango.web.flash import flash
 from settings import Settings
-from throttle import Throttled
 
 # HTML for browsers: kept out of the API schema, which documents /api/v1.
 router = APIRouter(

@@ -22,8 +22,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from auth import CurrentUser
 from deps import ChatServiceDep, IdPath
+from fastmango.accounts.auth import CurrentUser
 from markdown_html import render_markdown
 from models import Message
 from routes.api_common import Paged, cached_get, errors, etag_json, json_created, strict_query

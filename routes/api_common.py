@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from orm import FieldError, Page
+from fastmango.orm import FieldError, Page
 
 T = TypeVar("T")
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from auth import require_perm
 from deps import IdPath, ProductServiceDep
+from fastmango.accounts.auth import require_perm
 from models import User
 from routes.api_common import (
     Paged,

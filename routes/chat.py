@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from auth import CurrentUser, get_optional_user
 from deps import ChatServiceDep, IdPath, TemplatesDep
+from fastmango.accounts.auth import CurrentUser, get_optional_user
 from markdown_html import render_markdown
 from models import Conversation, Message, User
 from routes.api_chat import event_stream, sse_events

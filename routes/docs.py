@@ -14,7 +14,7 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from assets import Assets
+from fastmango.web.assets import Assets
 
 router = APIRouter(tags=["docs"], include_in_schema=False)
 FAVICON = "/static/favicon.svg"

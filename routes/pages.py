@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from auth import get_optional_user
 from deps import ProductServiceDep, TemplatesDep
+from fastmango.accounts.auth import get_optional_user
 from services import WebinarService
 
 router = APIRouter(

@@ -9,16 +9,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from auth import OptionalUser, get_optional_user, require_perm
 from deps import IdPath, ProductServiceDep, SearchServiceDep, TemplatesDep
-from flash import flash
+from fastmango.accounts.auth import OptionalUser, get_optional_user, require_perm
+from fastmango.orm import Page
+from fastmango.web.flash import flash
+from fastmango.web.templating import render_page, wants_partial
 from models import Product, User
-from orm import Page
 from routes.forms import query_string, read_form, validate
 from schemas import ProductCreate, ProductUpdate
 from services.embeddings import EmbeddingUnavailable
 from services.search_service import MAX_LIMIT, SearchHit, SearchService
-from templating import render_page, wants_partial
 
 router = APIRouter(
     prefix="/products",

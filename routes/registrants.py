@@ -11,17 +11,17 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError as PydanticValidationError
 from starlette.datastructures import UploadFile
 
-from auth import get_optional_user, require_perm
 from deps import IdPath, SettingsDep, StorageDep, TemplatesDep
-from errors import PayloadTooLarge, ValidationError
-from flash import flash
+from fastmango.accounts.auth import get_optional_user, require_perm
+from fastmango.errors import PayloadTooLarge, ValidationError
+from fastmango.storage import Storage
+from fastmango.web.flash import flash
+from fastmango.web.templating import render_page, wants_partial
 from models import RegistrantStatus, User, WebinarRegistrant
 from routes.forms import field_errors, query_string
 from schemas import RegistrantUpdate
 from services import WebinarService
 from services.export import csv_rows
-from storage import Storage
-from templating import render_page, wants_partial
 
 router = APIRouter(
     tags=["registrants"],

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from auth import get_optional_user
 from deps import IdPath, TemplatesDep
-from errors import Conflict
-from flash import flash
+from fastmango.accounts.auth import get_optional_user
+from fastmango.errors import Conflict
+from fastmango.web.flash import flash
+from fastmango.web.templating import render_page
 from routes.forms import read_form, validate
 from schemas import RegistrantCreate
 from services import WebinarService
-from templating import render_page
 
 router = APIRouter(
     prefix="/webinars",

@@ -1,6 +1,6 @@
 """Business rules and data access. Services never import routes, templates or Request."""
 
-from services.account_service import AccountService
+from fastmango.accounts.account_service import AccountService
 from services.product_service import ProductService
 from services.webinar_service import WebinarService
 

@@ -18,13 +18,13 @@ from typing import Any, Protocol
 
 import anyio
 
-from errors import DomainError, TooManyRequests
+from fastmango.accounts.throttle import RateLimiter, Throttled
+from fastmango.errors import DomainError, TooManyRequests
+from fastmango.orm import Page, atomic
 from llm import ChatMessage, LLMClient, LLMError
 from models import Conversation, Message, MessageRole, Product, User
-from orm import Page, atomic
 from services.product_service import check_page
 from services.search_service import MAX_QUERY_LENGTH
-from throttle import RateLimiter, Throttled
 
 logger = logging.getLogger("fastmango.chat")
 

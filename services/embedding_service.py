@@ -18,9 +18,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from db import Database
+from fastmango.db import Database
+from fastmango.orm import current_session, utcnow
 from models import Product, ProductEmbedding
-from orm import current_session, utcnow
 from services.embeddings import Embedder, EmbeddingUnavailable
 
 logger = logging.getLogger("fastmango.embeddings")

@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 from numpy.typing import NDArray
 
-from errors import DomainError
+from fastmango.errors import DomainError
 from models import EMBEDDING_DIMENSIONS
 from settings import Settings
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from orm import Model, QuerySet
+from fastmango.orm import Model, QuerySet
 
 BATCH = 500
 # A cell starting with one of these is run as a formula by spreadsheet apps (CSV injection).

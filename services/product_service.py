@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from cache import Cache, MemoryCache, get_or_set
+from fastmango.accounts.audit_service import AuditService, snapshot
+from fastmango.cache import Cache, MemoryCache, get_or_set
+from fastmango.orm import Avg, Count, FieldError, Page, Q, QuerySet, atomic
 from models import Product, User
-from orm import Avg, Count, FieldError, Page, Q, QuerySet, atomic
 from schemas import CategoryStats, ProductCreate, ProductStats, ProductUpdate
-from services.audit_service import AuditService, snapshot
 from services.embedding_service import EmbeddingQueue
 
 ORDERABLE = ("id", "name", "price", "category", "in_stock", "created_at", "updated_at")

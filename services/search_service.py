@@ -19,9 +19,9 @@ from sqlalchemy import Select, func, select, text, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from errors import ValidationError
+from fastmango.errors import ValidationError
+from fastmango.orm import current_session
 from models import EMBEDDING_DIMENSIONS, Product, ProductEmbedding
-from orm import current_session
 from services.embeddings import Embedder, Vectors, normalized
 
 MAX_LIMIT = 100

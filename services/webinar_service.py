@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from errors import Conflict
-from images import process_image
+from fastmango.accounts.audit_service import AuditService, snapshot
+from fastmango.errors import Conflict
+from fastmango.images import process_image
+from fastmango.orm import Page, Q, QuerySet, atomic, utcnow
+from fastmango.storage import Storage, StorageError, new_name
 from models import RegistrantStatus, User, Webinar, WebinarRegistrant
-from orm import Page, Q, QuerySet, atomic, utcnow
 from schemas import RegistrantCreate, RegistrantUpdate, WebinarSummary
-from services.audit_service import AuditService, snapshot
 from services.product_service import check_page, parse_ordering
-from storage import Storage, StorageError, new_name
 
 REGISTRANT_ORDERABLE = ("id", "name", "email", "company", "status", "registered_at")
 PHOTO_FOLDER = "registrants"

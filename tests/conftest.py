@@ -24,11 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-import migrations
-from cache import Cache, MemoryCache, RedisCache
-from db import Database
+from fastmango import migrations
+from fastmango.cache import Cache, MemoryCache, RedisCache
+from fastmango.db import Database
+from fastmango.orm import Model
 from main import create_app
-from orm import Model
 from settings import Settings
 from tests.fake_openai import FakeOpenAI
 

@@ -28,7 +28,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from storage import S3Storage
+from fastmango.storage import S3Storage
 
 BUCKET = "fastmango-test"
 REGION = "us-east-1"

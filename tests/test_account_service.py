@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlmodel import col
 
-from auth import verify_password
-from errors import Conflict, NotFound, ValidationError
+from fastmango.accounts.account_service import ROLE_PERMISSIONS, all_codenames
+from fastmango.accounts.auth import verify_password
+from fastmango.errors import Conflict, NotFound, ValidationError
+from fastmango.orm import current_session
 from models import Group, GroupPermissionLink, Permission, User, UserGroupLink
-from orm import current_session
 from services import AccountService
-from services.account_service import ROLE_PERMISSIONS, all_codenames
 
 GOOD_PASSWORD = "correct-horse-battery-42"
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from auth import SESSION_COOKIE, hash_password, verify_password
+from fastmango.accounts.auth import SESSION_COOKIE, hash_password, verify_password
 from models import AccessToken, User
 from tests.utils import CSRF, PASSWORD, csrf_token, login, make_user
 

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from sqlalchemy import String, cast, insert, literal, select, true
 
-import admin
-from auth import SESSION_COOKIE, verify_password
+from fastmango import admin
+from fastmango.accounts.account_service import AccountService
+from fastmango.accounts.auth import SESSION_COOKIE, verify_password
+from fastmango.orm import DecimalType, UTCDateTime, utcnow
 from main import create_app
 from models import AccessToken, AuditAction, AuditLog, Group, Product, User, WebinarRegistrant
-from orm import DecimalType, UTCDateTime, utcnow
-from services.account_service import AccountService
 from settings import Settings
 from tests.utils import (
     PASSWORD,

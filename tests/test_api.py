@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from fastmango.orm import utcnow
 from models import AuditLog, Product, WebinarRegistrant
-from orm import utcnow
 from tests.utils import (
     PASSWORD,
     bearer,

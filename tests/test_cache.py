@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from cache import Cache, get_or_set
+from fastmango.cache import Cache, get_or_set
 
 
 async def test_set_get_delete_and_expiry(cache: Cache) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from cache import Cache, RedisCache, cached
+from fastmango.cache import Cache, RedisCache, cached
 
 
 class Summary(BaseModel):

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from markupsafe import escape
 
-from db import Database
+from fastmango.db import Database
 from main import create_app
 from markdown_html import render_markdown
 from models import Conversation, Message, MessageRole, User

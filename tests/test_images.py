@@ -13,10 +13,10 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image, ImageCms
 
-import handlers
-import images
-from errors import PayloadTooLarge, ValidationError
-from images import InvalidImage, ProcessedImage, process_image
+from fastmango import images
+from fastmango.errors import PayloadTooLarge, ValidationError
+from fastmango.images import InvalidImage, ProcessedImage, process_image
+from fastmango.web import handlers
 
 LIMIT = 5 * 1024 * 1024
 RED, BLUE = (220, 20, 20), (20, 20, 220)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from logging_setup import configure_logging, redact
+from fastmango.logging_setup import configure_logging, redact
 from main import create_app
 from settings import Settings
 from tests.utils import PASSWORD, csrf_token, make_user, serve

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mail import EmailMessage, FileMailer, MemoryMailer, SMTPMailer, build_mailer
+from fastmango.mail import EmailMessage, FileMailer, MemoryMailer, SMTPMailer, build_mailer
 from settings import Settings
 
 

@@ -20,15 +20,15 @@ import pytest
 from typer.testing import CliRunner
 
 import manage
-import migrations
-from auth import verify_password
-from checks import Level, deploy_checks
-from db import Database
-from errors import ValidationError
-from management import check as check_module
-from management import migrate as migrate_module
-from management.shell import AsyncShell
-from management.startapp import check_name, wire_router
+from fastmango import migrations
+from fastmango.accounts.auth import verify_password
+from fastmango.checks import Level, deploy_checks
+from fastmango.db import Database
+from fastmango.errors import ValidationError
+from fastmango.management import check as check_module
+from fastmango.management import migrate as migrate_module
+from fastmango.management.shell import AsyncShell
+from fastmango.management.startapp import check_name, wire_router
 from models import Product, User
 from settings import Settings, get_settings
 from tests.conftest import TEST_SECRET_KEY, make_settings
@@ -487,7 +487,7 @@ def copy_project(destination: Path) -> Path:
         "admin",
         "alembic",
         "management",
-        "orm",
+        "fastmango",
         "routes",
         "services",
         "static",

@@ -10,11 +10,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-import migrations
-from db import Database
+from fastmango import migrations
+from fastmango.db import Database
+from fastmango.orm import Model
 from main import create_app
 from models import schema_filter
-from orm import Model
 from tests.conftest import make_settings
 
 TABLES = {

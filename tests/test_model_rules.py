@@ -11,8 +11,8 @@ from rich.pretty import pretty_repr
 from sqlalchemy import String
 from sqlalchemy import inspect as sa_inspect
 
+from fastmango.orm import FieldError, Model, is_secret_field
 from models import AccessToken, Product, User
-from orm import FieldError, Model, is_secret_field
 from tests.utils import PASSWORD, csrf_token, login, make_product, make_user
 
 SECRET = "argon2-SECRET-VALUE-never-shown"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from auth import StaffUser, SuperUser, load_permissions, require_perm
+from fastmango.accounts.auth import StaffUser, SuperUser, load_permissions, require_perm
 from models import User
 from tests.utils import bearer, make_user
 

@@ -20,11 +20,11 @@ import pytest
 from typer.testing import CliRunner
 
 import manage
-import migrations
-from checks import deploy_checks
-from db import Database, DatabaseUnavailable
-from management import prestart
-from management.server import production_options
+from fastmango import migrations
+from fastmango.checks import deploy_checks
+from fastmango.db import Database, DatabaseUnavailable
+from fastmango.management import prestart
+from fastmango.management.server import production_options
 from models import User
 from settings import Settings, get_settings
 from tests.conftest import PostgresFactory, make_settings

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import Database
-from errors import NotFound
+from fastmango.db import Database
+from fastmango.errors import NotFound
+from fastmango.orm import Avg, Count, FieldError, Max, Min, NoSessionError, Q, Sum, atomic
+from fastmango.orm.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
 from models import Product, RegistrantStatus, Webinar, WebinarRegistrant
-from orm import Avg, Count, FieldError, Max, Min, NoSessionError, Q, Sum, atomic
-from orm.exceptions import MultipleObjectsReturned, ObjectDoesNotExist
 from tests.utils import make_product, make_registrant, make_webinar
 
 pytestmark = pytest.mark.usefixtures("session")

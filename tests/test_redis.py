@@ -10,11 +10,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from auth import TOKEN_KEY_PREFIX
+from fastmango.accounts.auth import TOKEN_KEY_PREFIX
+from fastmango.accounts.throttle import LoginThrottle, RedisStore, Throttled
 from main import create_app
 from settings import Settings
 from tests.utils import PASSWORD, make_user, serve
-from throttle import LoginThrottle, RedisStore, Throttled
 
 pytestmark = pytest.mark.usefixtures("session")
 

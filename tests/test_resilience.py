@@ -20,8 +20,8 @@ import httpx
 import psutil  # type: ignore[import-untyped]
 import pytest
 
-import migrations
-from db import Database
+from fastmango import migrations
+from fastmango.db import Database
 from main import create_app
 from settings import Settings
 from tests.conftest import make_settings

@@ -21,7 +21,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import text
 
-from db import Database
+from fastmango.db import Database
 from main import create_app
 from management.embed import embed_all
 from models import HNSW_INDEX, Product, ProductEmbedding

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from fastmango.web.request_guard import HostCheckMiddleware
+from fastmango.web.security_headers import build_policy, media_origin
 from main import create_app
-from request_guard import HostCheckMiddleware
-from security_headers import build_policy, media_origin
 from settings import Settings
 from tests.servers import (
     ROOT,

@@ -9,12 +9,12 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import func, select
 
-from auth import verify_password
-from db import Database
+from fastmango.accounts.auth import verify_password
+from fastmango.db import Database
+from fastmango.orm import current_session, utcnow
 from management import demo_data
 from management.seed import SeedOptions, SeedReport, seed
 from models import Group, Permission, Product, User, UserGroupLink, Webinar, WebinarRegistrant
-from orm import current_session, utcnow
 from settings import Settings
 from tests.conftest import make_settings
 from tests.test_manage import manage_py, sqlite_only

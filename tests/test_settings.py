@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from checks import ImproperlyConfigured, check_startup, deploy_checks, security_errors
+from fastmango.checks import ImproperlyConfigured, check_startup, deploy_checks, security_errors
 from main import create_app
 from settings import DEFAULT_SECRET_KEY, Settings
 

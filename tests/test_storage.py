@@ -16,13 +16,9 @@ from PIL import Image
 from pydantic import SecretStr
 from pydantic import ValidationError as SettingsError
 
-from errors import NotFound, PayloadTooLarge
-from images import InvalidImage
-from main import create_app
-from models import AuditLog, User, WebinarRegistrant
-from services import WebinarService
-from settings import Settings
-from storage import (
+from fastmango.errors import NotFound, PayloadTooLarge
+from fastmango.images import InvalidImage
+from fastmango.storage import (
     LocalStorage,
     S3Storage,
     Storage,
@@ -31,6 +27,10 @@ from storage import (
     check_name,
     new_name,
 )
+from main import create_app
+from models import AuditLog, User, WebinarRegistrant
+from services import WebinarService
+from settings import Settings
 from tests.conftest import make_settings
 from tests.s3server import S3Server, s3_server
 from tests.utils import make_registrant, make_user, make_webinar

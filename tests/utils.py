@@ -15,9 +15,9 @@ import httpx
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from auth import hash_password
+from fastmango.accounts.auth import hash_password
+from fastmango.orm import utcnow
 from models import Product, User, Webinar, WebinarRegistrant
-from orm import utcnow
 
 
 @asynccontextmanager
@@ -67,7 +67,7 @@ async def make_user(
     email: str | None = None, password: str = PASSWORD, groups: tuple[str, ...] = (), **flags: Any
 ) -> User:
     """A user with a real argon2 hash, optionally in groups (created with their permissions)."""
-    from services.account_service import AccountService
+    from fastmango.accounts.account_service import AccountService
 
     n = next(_sequence)
     user = await User.objects.create(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import orm.fields
+import fastmango.orm.fields
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -38,12 +38,12 @@ def upgrade() -> None:
     sa.UniqueConstraint('codename', name=op.f('uq_permissions_codename'))
     )
     op.create_table('products',
-    sa.Column('created_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('price', orm.fields.DecimalType(precision=10, scale=2), nullable=False),
+    sa.Column('price', fastmango.orm.fields.DecimalType(precision=10, scale=2), nullable=False),
     sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('in_stock', sa.Boolean(), nullable=False),
     sa.CheckConstraint('length(name) > 0', name=op.f('ck_products_name_not_empty')),
@@ -56,8 +56,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_products_name'), ['name'], unique=False)
 
     op.create_table('users',
-    sa.Column('created_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
     sa.Column('hashed_password', sqlmodel.sql.sqltypes.AutoString(length=1024), nullable=False),
@@ -66,19 +66,19 @@ def upgrade() -> None:
     sa.Column('is_verified', sa.Boolean(), nullable=False),
     sa.Column('is_superuser', sa.Boolean(), nullable=False),
     sa.Column('is_staff', sa.Boolean(), nullable=False),
-    sa.Column('last_login', orm.fields.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_login', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users'))
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_email'), ['email'], unique=True)
 
     op.create_table('webinars',
-    sa.Column('created_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('starts_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.Column('duration_minutes', sa.Integer(), nullable=False),
     sa.Column('host', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.CheckConstraint('duration_minutes > 0', name=op.f('ck_webinars_duration_positive')),
@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('object_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('object_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('changes', sa.JSON(), nullable=False),
-    sa.Column('at', orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_log_actor_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
@@ -135,8 +135,8 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('registered', 'confirmed', 'attended', 'no_show', 'cancelled', name='registrant_status', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('photo', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('registered_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('registered_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['webinar_id'], ['webinars.id'], name=op.f('fk_webinar_registrants_webinar_id_webinars'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webinar_registrants')),
     sa.UniqueConstraint('webinar_id', 'email', name=op.f('uq_webinar_registrants_webinar_id_email'))

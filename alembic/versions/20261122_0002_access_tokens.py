@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import orm.fields
+import fastmango.orm.fields
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table('access_tokens',
     sa.Column('token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', orm.fields.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', fastmango.orm.fields.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_access_tokens_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('token', name=op.f('pk_access_tokens'))
     )

@@ -1,0 +1,182 @@
+"""Accounts: users, passwords, Django-style permissions and the role groups built from them."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from fastmango.accounts.auth import hash_password, validate_password
+from fastmango.errors import Conflict, NotFound, ValidationError
+from fastmango.orm import atomic, current_session
+from models import Group, GroupPermissionLink, Permission, User, UserGroupLink
+
+# Every model an admin can act on; codenames are `<model>.<action>` as in Django.
+PERMISSION_MODELS = (
+    "product",
+    "webinar",
+    "webinarregistrant",
+    "user",
+    "group",
+    "permission",
+    "auditlog",
+)
+PERMISSION_ACTIONS = ("view", "add", "change", "delete")
+_VERBOSE_NAMES = {"webinarregistrant": "webinar registrant", "auditlog": "audit log"}
+
+# The staff roles the seed data and a fresh install start with.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "Marketing": ("product.view", "product.add", "product.change"),
+    "Sales": (
+        "webinar.view",
+        "webinar.change",
+        "webinarregistrant.view",
+        "webinarregistrant.change",
+    ),
+    "Support": ("product.view", "webinar.view", "webinarregistrant.view"),
+}
+
+DEFAULT_PASSWORD_MIN_LENGTH = 10
+
+
+def all_codenames() -> list[str]:
+    """Every permission codename, e.g. `product.view`, in a stable order."""
+    return [f"{model}.{action}" for model in PERMISSION_MODELS for action in PERMISSION_ACTIONS]
+
+
+def _pk(row: User | Group) -> int:
+    # Rows read from the database always have their id; this narrows `int | None`.
+    assert row.id is not None
+    return row.id
+
+
+def normalize_email(email: str) -> str:
+    """Check the address's syntax (no DNS lookup) and lowercase it all."""
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(f"Enter a valid email address: {exc}") from None
+    return checked.normalized.lower()
+
+
+class AccountService:
+    """Creates users and sets passwords under the password rules; keeps roles in shape.
+
+    Writes commit when the method returns (each method is one transaction).
+    """
+
+    def __init__(self, *, password_min_length: int = DEFAULT_PASSWORD_MIN_LENGTH) -> None:
+        self.password_min_length = password_min_length
+
+    def check_password(self, password: str, email: str = "") -> None:
+        """Raise ValidationError naming every password rule `password` breaks."""
+        validate_password(password, min_length=self.password_min_length, email=email)
+
+    async def create_user(
+        self,
+        email: str,
+        password: str,
+        *,
+        full_name: str = "",
+        is_staff: bool = False,
+        is_superuser: bool = False,
+        is_active: bool = True,
+        is_verified: bool = False,
+        validate: bool = True,
+    ) -> User:
+        """A new user with an argon2 password hash; an email already taken is a Conflict."""
+        email = normalize_email(email)
+        if validate:
+            self.check_password(password, email)
+        if await User.objects.filter(email=email).exists():
+            raise Conflict(f"A user with the email {email} already exists.")
+        try:
+            user: User = await User.objects.create(
+                email=email,
+                hashed_password=hash_password(password),
+                full_name=full_name.strip(),
+                is_staff=is_staff,
+                is_superuser=is_superuser,
+                is_active=is_active,
+                is_verified=is_verified,
+            )
+        except IntegrityError:
+            # Lost a race with another insert. `from None`: the original message
+            # carries the statement's parameters, password hash included.
+            raise Conflict(f"A user with the email {email} already exists.") from None
+        return user
+
+    async def get_user(self, email: str) -> User:
+        """The user with this email (any case); NotFound otherwise."""
+        user: User | None = await User.objects.get_or_none(email=email.strip().lower())
+        if user is None:
+            raise NotFound(f"No user with the email {email.strip()}.")
+        return user
+
+    async def set_password(self, email: str, password: str, *, validate: bool = True) -> User:
+        """Store a new argon2 hash for the user with this email."""
+        user = await self.get_user(email)
+        if validate:
+            self.check_password(password, user.email)
+        user.hashed_password = hash_password(password)
+        saved: User = await user.save()
+        return saved
+
+    async def ensure_permissions(self) -> int:
+        """Create the missing permission rows; returns how many were created."""
+        present = set(await Permission.objects.values_list("codename", flat=True))
+        missing = [
+            Permission(codename=codename, name=self._permission_name(codename))
+            for codename in all_codenames()
+            if codename not in present
+        ]
+        if missing:
+            await Permission.objects.bulk_create(missing)
+        return len(missing)
+
+    async def ensure_role_groups(self) -> int:
+        """Create the role groups and grant each its permissions; returns groups created.
+
+        A group that exists keeps any extra permission an admin gave it; only the
+        missing ones of its role are added.
+        """
+        await self.ensure_permissions()
+        created = 0
+        session = current_session()
+        async with atomic():
+            ids: dict[str, int] = dict(await Permission.objects.values_list("codename", "id"))
+            for name, codenames in ROLE_PERMISSIONS.items():
+                group, was_created = await Group.objects.get_or_create(name=name)
+                created += was_created
+                group_id = _pk(group)
+                granted = set(
+                    await session.scalars(
+                        select(col(GroupPermissionLink.permission_id)).where(
+                            col(GroupPermissionLink.group_id) == group_id
+                        )
+                    )
+                )
+                session.add_all(
+                    GroupPermissionLink(group_id=group_id, permission_id=ids[codename])
+                    for codename in codenames
+                    if ids[codename] not in granted
+                )
+        return created
+
+    async def add_to_group(self, email: str, group_name: str) -> bool:
+        """Make the user a member of the group; False when they already were."""
+        user = await self.get_user(email)
+        group: Group = await Group.objects.get_or_404(name=group_name)
+        session = current_session()
+        link = UserGroupLink(user_id=_pk(user), group_id=_pk(group))
+        if await session.get(UserGroupLink, (link.user_id, link.group_id)) is not None:
+            return False
+        async with atomic():
+            session.add(link)
+        return True
+
+    @staticmethod
+    def _permission_name(codename: str) -> str:
+        model, action = codename.split(".")
+        return f"Can {action} {_VERBOSE_NAMES.get(model, model)}"

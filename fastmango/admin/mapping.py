@@ -1,0 +1,185 @@
+"""Django's ModelAdmin options, checked against the model and turned into sqladmin's.
+
+`check` runs when a class is registered (so at start-up, as Django's admin checks)
+and names every option that points at a field the model does not have.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from sqladmin.exceptions import ImproperlyConfigured
+from sqladmin.filters import (
+    AllUniqueStringValuesFilter,
+    BooleanFilter,
+    ForeignKeyFilter,
+    StaticValuesFilter,
+)
+from sqlalchemy import Boolean, Column, String
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapper
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from fastmango.accounts.audit_service import SECRET_FIELDS
+from fastmango.admin.labels import LABEL_FIELDS
+
+if TYPE_CHECKING:
+    from fastmango.admin.options import ModelAdmin
+
+
+def _mapper(model: type[Any]) -> Mapper[Any]:
+    mapper: Mapper[Any] = sa_inspect(model)
+    return mapper
+
+
+def _column(model: type[Any], name: str) -> Column[Any] | None:
+    mapper = _mapper(model)
+    if name in SECRET_FIELDS or name not in mapper.column_attrs:
+        return None
+    column: Column[Any] = mapper.columns[name]
+    return column
+
+
+def _base_type(column: Column[Any]) -> TypeEngine[Any]:
+    # SQLModel's AutoString and our column types decorate a plain SQLAlchemy type.
+    kind: TypeEngine[Any] = column.type
+    while isinstance(kind, TypeDecorator):
+        kind = kind.impl_instance
+    return kind
+
+
+def _is_path(model: type[Any], path: str) -> bool:
+    """`name` or Django's `webinar__title` through many-to-one relations to a column."""
+    *relations, field = path.split("__")
+    for name in relations:
+        relation = _mapper(model).relationships.get(name)
+        if relation is None or relation.uselist:  # a to-many join would repeat rows
+            return False
+        model = relation.mapper.class_
+    return _column(model, field) is not None
+
+
+def _filter_for(model: type[Any], name: str) -> Any:
+    column = _column(model, name)
+    if column is None:
+        return None
+    title = name.replace("_", " ").capitalize()
+    for relation in _mapper(model).relationships:
+        if relation.direction.name == "MANYTOONE" and column in relation.local_columns:
+            target = relation.mapper.class_
+            label = LABEL_FIELDS.get(target)
+            if label is None:
+                return None
+            title = relation.key.replace("_", " ").capitalize()
+            return ForeignKeyFilter(name, label, foreign_model=target, title=title)
+    kind = _base_type(column)
+    if isinstance(kind, Boolean):
+        return BooleanFilter(name, title=title)
+    if isinstance(kind, SAEnum):  # before String: an Enum is a String
+        values = [(value, value.replace("_", " ").capitalize()) for value in kind.enums]
+        return StaticValuesFilter(name, values=values, title=title)
+    if isinstance(kind, String):
+        return AllUniqueStringValuesFilter(name, title=title)
+    return None
+
+
+def _errors(admin: type[ModelAdmin], model: type[Any]) -> Iterator[str]:
+    where = admin.__name__
+    fields = set(_mapper(model).attrs.keys()) - SECRET_FIELDS
+    named: dict[str, tuple[Callable[[str], bool], str, str]] = {
+        # option: (is the name acceptable?, what it must be, Django's check id)
+        "list_display": (lambda n: n in fields, "a field", "admin.E108"),
+        "list_filter": (lambda n: _filter_for(model, n) is not None, "a boolean, enum, "
+                        "string or foreign key column", "admin.E116"),
+        "search_fields": (lambda n: _is_path(model, n), "a column or relation__column",
+                          "admin.E126"),
+        "readonly_fields": (lambda n: _column(model, n) is not None, "a column", "admin.E035"),
+        "ordering": (lambda n: _column(model, n.removeprefix("-")) is not None, "a column",
+                     "admin.E033"),
+        "exclude": (lambda n: n in fields, "a field", "admin.E014"),
+        "sortable_by": (lambda n: _column(model, n) is not None, "a column", "admin.E108"),
+    }  # fmt: skip
+    for option, (acceptable, kind, check_id) in named.items():
+        names = getattr(admin, option) or ()
+        if isinstance(names, str):
+            yield f"{where}.{option} must be a list or tuple, not a string ({check_id})"
+            continue
+        for index, name in enumerate(names):
+            if not acceptable(name):
+                yield (
+                    f"{where}.{option}[{index}] refers to {name!r}, which is not {kind} "
+                    f"of {model.__name__} ({check_id})"
+                )
+    if not isinstance(admin.list_per_page, int) or admin.list_per_page < 1:
+        yield f"{where}.list_per_page must be a positive integer (admin.E118)"
+    for index, function in enumerate(admin.actions):
+        if not hasattr(function, "short_description"):
+            yield f"{where}.actions[{index}] is not decorated with @admin.action (admin.E130)"
+
+
+def check(admin: type[ModelAdmin], model: type[Any]) -> None:
+    """Raise ImproperlyConfigured listing every option that names a missing field."""
+    errors = list(_errors(admin, model))
+    if errors:
+        raise ImproperlyConfigured("\n".join(errors))
+
+
+def _enum_value(value: Any) -> str:
+    # sqladmin's select coerces enums to their *name*; our enums store their *value*,
+    # so without this an edit form would not preselect the current status.
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
+
+
+def _label(name: str) -> str:
+    """Django's verbose names: `in_stock` is shown as "In stock", `id` as "ID"."""
+    return "ID" if name == "id" else name.replace("_", " ").capitalize()
+
+
+def sqladmin_options(admin: type[ModelAdmin], model: type[Any]) -> dict[str, Any]:
+    """sqladmin's class attributes for a checked ModelAdmin."""
+    mapper = _mapper(model)
+    columns = set(mapper.column_attrs.keys())
+    pk_name = mapper.get_property_by_column(mapper.primary_key[0]).key
+    list_display = list(admin.list_display) or [pk_name]
+    secrets = sorted(SECRET_FIELDS & set(mapper.attrs.keys()))
+    excluded = {*admin.exclude, *secrets}
+    readonly = list(admin.readonly_fields)
+    # Columns, relations, then what is only shown (sqladmin puts relations first).
+    form_fields = [
+        name
+        for name in [*mapper.column_attrs.keys(), *mapper.relationships.keys()]
+        if name not in excluded and name not in readonly
+    ] + readonly
+    sortable = admin.sortable_by
+    enums = [name for name in columns if isinstance(_base_type(mapper.columns[name]), SAEnum)]
+    names = [attr.key for attr in mapper.attrs]
+    return {
+        "column_labels": {key: _label(key) for key in names} | admin.column_labels,
+        "column_list": list_display,
+        "column_details_exclude_list": secrets,
+        # Columns only: a related row would be exported with str(), its repr.
+        "column_export_list": [name for name in list_display if name in columns],
+        "column_searchable_list": [path.replace("__", ".") for path in admin.search_fields],
+        "column_sortable_list": list(
+            sortable if sortable is not None else [n for n in list_display if n in columns]
+        ),
+        "column_default_sort": [
+            (name.removeprefix("-"), name.startswith("-")) for name in admin.ordering
+        ]
+        or [(pk_name, True)],
+        "column_filters": [_filter_for(model, name) for name in admin.list_filter],
+        "page_size": admin.list_per_page,
+        "page_size_options": sorted({admin.list_per_page, 25, 50, 100}),
+        "form_columns": form_fields,
+        # Shown on the edit form only; on_model_change drops any value posted for them.
+        "form_create_rules": [name for name in form_fields if name not in readonly],
+        "form_edit_rules": form_fields,
+        "form_widget_args": {
+            **admin.form_widget_args,
+            **{name: {"readonly": True} for name in readonly},
+        },
+        "form_args": {**{name: {"coerce": _enum_value} for name in enums}, **admin.form_args},
+    }

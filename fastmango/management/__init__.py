@@ -1,0 +1,1 @@
+"""fastmango.management."""

@@ -1,0 +1,83 @@
+"""The base of every table: SQLModel plus Django's `objects`, `save()` and `DoesNotExist`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from fastmango.orm import exceptions, rules
+from fastmango.orm.fields import utcnow
+from fastmango.orm.manager import ManagerDescriptor
+from fastmango.orm.scope import current_session, write
+
+# Named constraints, so migrations can drop them (SQLite batch mode needs the names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+class Model(SQLModel):
+    """Base class for tables: `class Product(Model, table=True)`."""
+
+    objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
+    DoesNotExist: ClassVar[type[exceptions.ObjectDoesNotExist]] = exceptions.ObjectDoesNotExist
+    MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]] = (
+        exceptions.MultipleObjectsReturned
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Each model gets its own exception classes, as in Django, so
+        # `except Product.DoesNotExist` does not swallow a missing Webinar.
+        for name, base in (
+            ("DoesNotExist", exceptions.ObjectDoesNotExist),
+            ("MultipleObjectsReturned", exceptions.MultipleObjectsReturned),
+        ):
+            error = type(name, (base,), {"__module__": cls.__module__})
+            error.__qualname__ = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, error)
+
+    def __repr_args__(self) -> Sequence[tuple[str | None, Any]]:
+        # repr(), str() and rich's pretty printer all read these: secrets stay out.
+        return [
+            (name, value)
+            for name, value in super().__repr_args__()
+            if name is None or not rules.is_secret_field(name)
+        ]
+
+    @property
+    def pk(self) -> Any:
+        return getattr(self, "id", None)
+
+    async def save(self, *, session: AsyncSession | None = None) -> Self:
+        """Insert or update this row (commits unless inside `atomic()`)."""
+        session = session if session is not None else current_session()
+        rules.check_instance(self)
+        if "updated_at" in type(self).model_fields and self.pk is not None:
+            self.updated_at = utcnow()
+        async with write(session):
+            session.add(self)
+        return self
+
+    async def delete(self, *, session: AsyncSession | None = None) -> None:
+        """Delete this row (the database cascades to dependent rows)."""
+        session = session if session is not None else current_session()
+        async with write(session):
+            await session.delete(self)
+
+    async def refresh(self, *, session: AsyncSession | None = None) -> Self:
+        """Reload every column from the database."""
+        session = session if session is not None else current_session()
+        await session.refresh(self)
+        return self
+
+
+rules.install(Model)
