@@ -14,7 +14,8 @@ from redis.asyncio import Redis
 from fastmango import migrations
 from fastmango.accounts.throttle import build_rate_limiter, build_throttle
 from fastmango.admin import setup as admin_setup
-from fastmango.cache import build_cache
+from fastmango.apps import apps
+from fastmango.cache import build_cache, cache
 from fastmango.checks import check_startup
 from fastmango.db import Database
 from fastmango.logging_setup import configure_logging
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     check_startup(settings)
     configure_logging(settings)
+    apps.populate(settings.installed_apps)  # models, admin classes, signal receivers
     database = Database(settings)
     # Created now, connected on first use; shared cache, throttling and sessions.
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -82,12 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.assets = Assets(reload=settings.debug)
+    app.state.assets = Assets(
+        settings.base_dir / "static" / "dist" / "manifest.json", reload=settings.debug
+    )
     app.state.templates = build_templates(settings, app.state.assets)
 
     app.state.redis = redis
     app.state.throttle = build_throttle(redis)
     app.state.cache = build_cache(redis)
+    cache.configure(app.state.cache)  # `from fastmango.cache import cache` uses it too
     app.state.mailer = build_mailer(settings)
     app.state.storage = storage
     app.state.embeddings = embeddings

@@ -20,174 +20,26 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy import Enum as SAEnum
-from sqlalchemy import inspect as sa_inspect
-from sqlmodel import Field, Relationship, SQLModel
+from sqlmodel import Field, Relationship
 
-from fastmango.orm import DecimalType, Model, UTCDateTime, VectorType, utcnow
-
-# Relationships never load lazily: under asyncio an implicit load is an error, so
-# say it clearly (use select_related/prefetch_related instead).
-NO_LAZY: dict[str, Any] = {"lazy": "raise_on_sql"}
-
-
-def _enum(enum_class: type[enum.Enum], name: str) -> SAEnum:
-    """A portable enum: VARCHAR plus a CHECK constraint, storing the values."""
-    return SAEnum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
-
-
-def instance_info(instance: object) -> dict[str, Any]:
-    """SQLAlchemy's per-instance scratch dict, for values that are not columns."""
-    state = sa_inspect(instance)
-    assert state is not None
-    info: dict[str, Any] = state.info
-    return info
-
-
-class TimestampedModel(Model):
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-# -- accounts -------------------------------------------------------------------------
-
-
-class UserGroupLink(SQLModel, table=True):
-    __tablename__ = "user_groups"
-
-    user_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    )
-    group_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
-    )
-
-
-class GroupPermissionLink(SQLModel, table=True):
-    __tablename__ = "group_permissions"
-
-    group_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
-    )
-    permission_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-
-
-class UserPermissionLink(SQLModel, table=True):
-    __tablename__ = "user_permissions"
-
-    user_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    )
-    permission_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("permissions.id", ondelete="CASCADE"), primary_key=True
-        )
-    )
-
-
-class Permission(Model, table=True):
-    """A Django-style codename: `<model>.<view|add|change|delete>`, e.g. `product.change`."""
-
-    __tablename__ = "permissions"
-    __table_args__ = (CheckConstraint("codename LIKE '%_._%'", name="codename_format"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    codename: str = Field(max_length=100, unique=True)
-    name: str = Field(max_length=255)
-
-    groups: list["Group"] = Relationship(
-        back_populates="permissions", link_model=GroupPermissionLink, sa_relationship_kwargs=NO_LAZY
-    )
-
-
-class Group(Model, table=True):
-    __tablename__ = "groups"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=150, unique=True)
-
-    permissions: list[Permission] = Relationship(
-        back_populates="groups", link_model=GroupPermissionLink, sa_relationship_kwargs=NO_LAZY
-    )
-    users: list["User"] = Relationship(
-        back_populates="groups", link_model=UserGroupLink, sa_relationship_kwargs=NO_LAZY
-    )
-
-
-class User(TimestampedModel, table=True):
-    """An account; the columns fastapi-users expects plus Django's is_staff and full_name."""
-
-    __tablename__ = "users"
-
-    id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=320, unique=True, index=True)
-    hashed_password: str = Field(max_length=1024)
-    full_name: str = Field(default="", max_length=255)
-    is_active: bool = True
-    is_verified: bool = False
-    is_superuser: bool = False
-    is_staff: bool = False
-    last_login: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-    groups: list[Group] = Relationship(
-        back_populates="users", link_model=UserGroupLink, sa_relationship_kwargs=NO_LAZY
-    )
-    user_permissions: list[Permission] = Relationship(
-        link_model=UserPermissionLink, sa_relationship_kwargs=NO_LAZY
-    )
-
-    def has_perm(self, codename: str) -> bool:
-        """Django's `user.has_perm("product.change")`: superusers hold every permission.
-
-        Codenames come from `auth.load_permissions`, which the user dependencies call;
-        they live on the instance's SQLAlchemy state (pydantic refuses unknown fields).
-        """
-        if not self.is_active:
-            return False
-        if self.is_superuser:
-            return True
-        permissions: set[str] | None = instance_info(self).get("permissions")
-        if permissions is None:
-            raise RuntimeError("permissions not loaded: await auth.load_permissions(user) first")
-        return codename in permissions
-
-
-class AccessToken(Model, table=True):
-    """A revocable login session or API token (fastapi-users' database strategy).
-
-    Only a SHA-256 digest of the token is stored, so a leaked table leaks no sessions.
-    """
-
-    __tablename__ = "access_tokens"
-
-    token: str = Field(max_length=64, primary_key=True)
-    user_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
-    )
-
+import fastmango.accounts.models  # noqa: F401 (the users table, which foreign keys here name)
+from fastmango.orm import (
+    NO_LAZY,
+    DecimalType,
+    Model,
+    TimestampedModel,
+    UTCDateTime,
+    VectorType,
+    enum_column,
+    utcnow,
+)
 
 # -- catalogue ------------------------------------------------------------------------
 
 
 class Product(TimestampedModel, table=True):
     __tablename__ = "products"
+    label_field = "name"
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("length(name) > 0", name="name_not_empty"),
@@ -214,6 +66,7 @@ class RegistrantStatus(enum.StrEnum):
 
 class Webinar(TimestampedModel, table=True):
     __tablename__ = "webinars"
+    label_field = "title"
     __table_args__ = (CheckConstraint("duration_minutes > 0", name="duration_positive"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -231,6 +84,7 @@ class Webinar(TimestampedModel, table=True):
 
 class WebinarRegistrant(Model, table=True):
     __tablename__ = "webinar_registrants"
+    label_field = "email"
     __table_args__ = (UniqueConstraint("webinar_id", "email"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -244,7 +98,7 @@ class WebinarRegistrant(Model, table=True):
     company: str = Field(default="", max_length=200)
     status: RegistrantStatus = Field(
         default=RegistrantStatus.REGISTERED,
-        sa_type=_enum(RegistrantStatus, "registrant_status"),
+        sa_type=enum_column(RegistrantStatus, "registrant_status"),
         nullable=False,
         index=True,
     )
@@ -254,37 +108,6 @@ class WebinarRegistrant(Model, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
     webinar: Webinar = Relationship(back_populates="registrants", sa_relationship_kwargs=NO_LAZY)
-
-
-# -- audit ----------------------------------------------------------------------------
-
-
-class AuditAction(enum.StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-
-
-class AuditLog(Model, table=True):
-    """Who did what to which object, and which fields changed (`{"price": ["1.00", "2.00"]}`)."""
-
-    __tablename__ = "audit_log"
-
-    id: int | None = Field(default=None, primary_key=True)
-    actor_id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
-        ),
-    )
-    actor_email: str = Field(default="", max_length=320)
-    action: AuditAction = Field(sa_type=_enum(AuditAction, "audit_action"), nullable=False)
-    object_type: str = Field(max_length=100, index=True)
-    object_id: str = Field(max_length=64)
-    changes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
-
-    actor: User | None = Relationship(sa_relationship_kwargs=NO_LAZY)
 
 
 # -- AI: semantic search and chat -------------------------------------------------------
@@ -364,7 +187,7 @@ class Message(Model, table=True):
             Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
-    role: MessageRole = Field(sa_type=_enum(MessageRole, "message_role"), nullable=False)
+    role: MessageRole = Field(sa_type=enum_column(MessageRole, "message_role"), nullable=False)
     content: str = Field(default="", sa_type=Text)
     # An assistant answer that was stopped or failed part-way keeps what arrived, marked.
     complete: bool = Field(default=True)

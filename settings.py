@@ -1,108 +1,31 @@
-"""The one settings object: read from the environment and `.env`, once, by `get_settings()`."""
+"""The project's settings: fastmango's `BaseSettings` plus this app's own keys.
+
+Read from the environment and `.env`, once, by `get_settings()`; `example.env`
+documents every key.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from pydantic import Field, SecretStr
+
+from fastmango.conf import DEFAULT_APPS, BaseSettings, CommaList
 
 BASE_DIR = Path(__file__).resolve().parent
 
-# The key shipped for development. Production refuses it (see checks.py).
-DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 (refused in production)
-
-Environment = Literal["development", "test", "production"]
-CommaList = Annotated[list[str], NoDecode]
-
 
 class Settings(BaseSettings):
-    """Every setting of the app; `example.env` documents each key."""
+    """fastmango's settings with this project's paths and its AI keys."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        frozen=True,
-        # Errors name the setting but never echo its value (URLs carry passwords).
-        hide_input_in_errors=True,
+    base_dir: Path = BASE_DIR
+    installed_apps: CommaList = Field(
+        default_factory=lambda: [*DEFAULT_APPS, "apps.CatalogueConfig"]
     )
-
-    # Core
-    environment: Environment = "development"
-    debug: bool = False
-    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
-    site_name: str = "fastmango"
-    allowed_hosts: CommaList = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
-    cors_origins: CommaList = Field(default_factory=list)
-    log_level: str = "INFO"
-    # json: one JSON object a line (log shippers); text: readable. None: json in production.
-    log_format: Literal["json", "text"] | None = None
-
-    # Database and cache
     database_url: str = f"sqlite+aiosqlite:///{BASE_DIR / 'fastmango.db'}"
-    # PostgreSQL connections per worker (plus 10 overflow); below the requests in flight,
-    # waiters queue unfairly (bench/results.md). SQLite uses a fixed pool of 5.
-    database_pool_size: int = Field(default=20, ge=1, le=100)
-    database_echo: bool = False
-    # Fail fast when PostgreSQL is away: seconds to connect, to wait for a pooled connection,
-    # and for one statement (none for migrations, see migrations.py).
-    database_connect_timeout: float = Field(default=5.0, gt=0)
-    database_pool_timeout: float = Field(default=10.0, gt=0)
-    database_command_timeout: float | None = Field(default=30.0, gt=0)
-    # None means: migrate at startup in development on SQLite only.
-    migrate_on_startup: bool | None = None
-    redis_url: str | None = None
-
-    # Accounts
-    registration_enabled: bool = True
-    session_cookie_secure: bool | None = None  # None: secure in production only
-    session_lifetime_seconds: int = Field(default=14 * 24 * 3600, ge=60)
-    password_min_length: int = Field(default=10, ge=8)
-    superuser_email: str | None = None
-    superuser_password: SecretStr | None = None
-
-    # HTTPS and security headers (security_headers.py; check --deploy reports them)
-    secure_ssl_redirect: bool = False
-    secure_hsts_seconds: int = Field(default=0, ge=0)
-    secure_hsts_include_subdomains: bool = False
-    secure_hsts_preload: bool = False
-
-    # Production server (`manage.py runserver --prod`)
-    port: int = Field(default=8000, ge=1, le=65535)  # PORT, as hosting platforms set it
-    web_concurrency: int = Field(default=1, ge=1, le=64)  # worker processes
-    # Proxies whose X-Forwarded-For/-Proto are believed (IPs or networks; "*": any).
-    forwarded_allow_ips: CommaList = Field(default_factory=lambda: ["127.0.0.1"])
-    # Seconds in-flight requests get to finish after SIGTERM.
-    graceful_shutdown_seconds: int = Field(default=20, ge=0)
-
-    # Email
-    email_backend: Literal["console", "file", "smtp", "memory"] = "file"
-    email_file_path: Path = BASE_DIR / "var" / "mail"
-    email_host: str = "localhost"
-    email_port: int = 25
-    email_host_user: str | None = None
-    email_host_password: SecretStr | None = None
-    email_use_tls: bool = False
-    default_from_email: str = "fastmango <noreply@localhost>"
-
-    # Media and storage
-    storage_backend: Literal["local", "s3"] = "local"
-    media_root: Path = BASE_DIR / "var" / "media"
-    media_url: str = "/media/"
-    max_upload_size: int = Field(default=5 * 1024 * 1024, ge=1024)
-    s3_bucket: str | None = None
-    s3_endpoint_url: str | None = None
-    s3_region: str = "us-east-1"
-    s3_access_key_id: str | None = None
-    s3_secret_access_key: SecretStr | None = None
-    # Public base URL of the objects (a CDN or bucket domain); default: endpoint/bucket.
-    s3_public_url: str | None = None
 
     # LLM and embeddings (OpenAI-compatible endpoints; defaults suit OpenRouter)
     llm_base_url: str = "https://openrouter.ai/api/v1"
@@ -121,64 +44,6 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_timeout: float = Field(default=10.0, gt=0, le=300)  # seconds per request
 
-    @field_validator("allowed_hosts", "cors_origins", "forwarded_allow_ips", mode="before")
-    @classmethod
-    def _split_commas(cls, value: object) -> object:
-        # Env vars are comma-separated ("a.example,b.example"); code may pass a list.
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _check_database_url(cls, value: str) -> str:
-        try:
-            url = make_url(value)
-        except (ArgumentError, ValueError):
-            # SQLAlchemy's message repeats the URL, password included.
-            raise ValueError("DATABASE_URL is not a valid database URL") from None
-        if url.get_backend_name() not in {"sqlite", "postgresql"}:
-            raise ValueError("DATABASE_URL must be a sqlite or postgresql URL")
-        # Accept the URLs hosting platforms hand out and pick our async drivers.
-        if url.get_backend_name() == "postgresql" and url.get_driver_name() != "asyncpg":
-            url = url.set(drivername="postgresql+asyncpg")
-        if url.get_backend_name() == "sqlite" and url.get_driver_name() != "aiosqlite":
-            url = url.set(drivername="sqlite+aiosqlite")
-        return url.render_as_string(hide_password=False)
-
-    @model_validator(mode="after")
-    def _check_storage(self) -> Settings:
-        # Caught at start-up, not at the first upload.
-        if self.storage_backend == "s3" and not self.s3_bucket:
-            raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET (the bucket's name)")
-        return self
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "production"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
-    def cookie_secure(self) -> bool:
-        if self.session_cookie_secure is None:
-            return self.is_production
-        return self.session_cookie_secure
-
-    @property
-    def should_migrate_on_startup(self) -> bool:
-        if self.migrate_on_startup is not None:
-            return self.migrate_on_startup
-        return self.environment == "development" and self.is_sqlite
-
-    @property
-    def json_logs(self) -> bool:
-        if self.log_format is None:
-            return self.is_production
-        return self.log_format == "json"
-
     @property
     def llm_configured(self) -> bool:
         """Chat can run: a base URL, and a key unless the server is on this machine."""
@@ -187,11 +52,6 @@ class Settings(BaseSettings):
         host = urlsplit(self.llm_base_url).hostname or ""
         has_key = bool(self.llm_api_key and self.llm_api_key.get_secret_value())
         return has_key or host in {"localhost", "127.0.0.1", "::1"}
-
-    @property
-    def safe_database_url(self) -> str:
-        """The database URL with its password masked, for logs and messages."""
-        return make_url(self.database_url).render_as_string(hide_password=True)
 
 
 @lru_cache

@@ -1,8 +1,8 @@
-"""The models in the admin, one `ModelAdmin` each, Django-style.
+"""The reference app's models in the admin, one `ModelAdmin` each, Django-style.
 
 Who sees and does what is decided per request from permission codenames (see
-admin/permissions.py): Marketing edits products, Sales edits registrants, Support
-reads; users and groups are for superusers; the audit log is read-only for all.
+fastmango/admin/permissions.py): Marketing edits products, Sales edits registrants, Support
+reads. Users, groups and the audit log are the accounts app's (fastmango/accounts/admin.py).
 """
 
 from __future__ import annotations
@@ -11,22 +11,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from wtforms import Form, PasswordField, validators  # type: ignore[import-untyped]
 
-from fastmango import admin
-from fastmango.accounts.account_service import AccountService, normalize_email
-from fastmango.accounts.auth import hash_password_async
-from fastmango.admin.audit import actor
+from fastmango.admin import admin
 from fastmango.orm import QuerySet
-from models import (
-    AuditLog,
-    Group,
-    Product,
-    RegistrantStatus,
-    User,
-    Webinar,
-    WebinarRegistrant,
-)
+from models import Product, RegistrantStatus, Webinar, WebinarRegistrant
 from services.product_service import CACHE_KEYS
 
 # -- actions ------------------------------------------------------------------------------
@@ -101,89 +89,3 @@ class WebinarRegistrantAdmin(admin.ModelAdmin):
     readonly_fields = ("registered_at", "updated_at")
     ordering = ("-registered_at",)
     actions = (mark_attended,)
-
-
-# -- accounts -------------------------------------------------------------------------------
-
-
-@admin.register(User)
-class UserAdmin(admin.ModelAdmin):
-    """Accounts, for superusers only. The password is write-only; the hash is never shown."""
-
-    icon = "fa-solid fa-user"
-    list_display = ("id", "email", "full_name", "is_active", "is_staff", "is_superuser")
-    list_filter = ("is_active", "is_staff", "is_superuser")
-    search_fields = ("email", "full_name")
-    readonly_fields = ("last_login", "created_at", "updated_at")
-    ordering = ("email",)
-    superuser_only = True
-
-    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
-        form = await super().scaffold_form(rules)
-        password = PasswordField(
-            "Password",
-            validators=[validators.Optional()],
-            render_kw={"class": "form-control", "autocomplete": "new-password"},
-            description="Required for a new user. Leave empty to keep the current password.",
-        )
-        password.creation_counter = form.email.creation_counter  # drawn right after email
-        user_form: type[Form] = type("UserForm", (form,), {"password": password})
-        return user_form
-
-    async def clean(
-        self, data: dict[str, Any], obj: Any, is_created: bool, request: Request
-    ) -> None:
-        password = data.pop("password", None) or ""
-        email = normalize_email(str(data.get("email") or obj.email or ""))
-        data["email"] = email
-        others = User.objects.filter(email=email)
-        if obj.id is not None:
-            others = others.exclude(id=obj.id)
-        if await others.exists():
-            raise ValueError(f"A user with the email {email} already exists.")
-        if password:
-            min_length = request.app.state.settings.password_min_length
-            AccountService(password_min_length=min_length).check_password(password, email)
-            obj.hashed_password = await hash_password_async(password)
-            request.state.admin_password_changed = True
-        elif is_created:
-            raise ValueError("Set a password for the new user.")
-
-    def extra_changes(self, request: Request) -> dict[str, Any]:
-        # Which fields changed, never the values: the hash stays out of the log too.
-        if getattr(request.state, "admin_password_changed", False):
-            return {"password": ["(hidden)", "(changed)"]}
-        return {}
-
-    async def on_model_delete(self, model: Any, request: Request) -> None:
-        user = actor(request)
-        if user is not None and model.id == user.id:
-            raise ValueError("You cannot delete your own account.")
-        await super().on_model_delete(model, request)
-
-
-@admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
-    """Groups and their permissions, for superusers only."""
-
-    icon = "fa-solid fa-user-group"
-    list_display = ("id", "name")
-    search_fields = ("name",)
-    exclude = ("users",)  # membership is edited on the user
-    ordering = ("name",)
-    superuser_only = True
-
-
-@admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
-    """The audit trail: read-only for everyone, superusers included."""
-
-    icon = "fa-solid fa-clock-rotate-left"
-    list_display = ("id", "at", "actor_email", "action", "object_type", "object_id")
-    list_filter = ("action", "object_type")
-    search_fields = ("actor_email", "object_type", "object_id")
-    ordering = ("-at",)
-    list_per_page = 50
-    can_create = False
-    can_edit = False
-    can_delete = False

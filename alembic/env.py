@@ -11,10 +11,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import models
+from fastmango.apps import apps
 from fastmango.orm import Model
 from settings import get_settings
 
 config = context.config
+# Every installed app's models, so autogenerate sees every table (Django's way).
+apps.populate(config.attributes.get("installed_apps") or get_settings().installed_apps)
 target_metadata = Model.metadata
 
 

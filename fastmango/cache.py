@@ -101,6 +101,53 @@ Method = Callable[Concatenate[S, P], Awaitable[R]]
 MAX_KEY_LENGTH = 200
 
 
+class _Memo:
+    """What both decorators share: the key of a call, and JSON in and out by annotation."""
+
+    def __init__(self, function: Callable[..., Any], key: str | None) -> None:
+        self.function = function
+        self.key = key
+        self.signature = inspect.signature(function)
+        self._adapter: TypeAdapter[Any] | None = None
+
+    @property
+    def adapter(self) -> TypeAdapter[Any]:
+        if self._adapter is None:  # annotations resolve once every name exists
+            self._adapter = TypeAdapter(typing.get_type_hints(self.function)["return"])
+        return self._adapter
+
+    def cache_key(self, arguments: dict[str, Any]) -> str:
+        if self.key is not None:
+            return self.key.format(**arguments)
+        where = f"{self.function.__module__}.{self.function.__qualname__}"
+        name = f"{where}:{_dump(arguments)}"
+        if len(name) > MAX_KEY_LENGTH:
+            name = f"{where}:{hashlib.sha256(name.encode()).hexdigest()}"
+        return name
+
+    def arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any], skip: int) -> dict[str, Any]:
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(list(bound.arguments.items())[skip:])
+
+    async def call(
+        self,
+        backend: Cache,
+        seconds: float,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        skip: int,
+    ) -> Any:
+        name = self.cache_key(self.arguments(args, kwargs, skip))
+        raw = await backend.get(name)
+        if raw is not None:
+            return self.adapter.validate_python(raw)
+        value = await self.function(*args, **kwargs)
+        if value is not None:
+            await backend.set(name, self.adapter.dump_python(value, mode="json"), seconds)
+        return value
+
+
 def cached(timeout: float, key: str | None = None) -> Callable[[Method[S, P, R]], Method[S, P, R]]:
     """Cache an async method's result in its object's `cache` for `timeout` seconds.
 
@@ -116,35 +163,68 @@ def cached(timeout: float, key: str | None = None) -> Callable[[Method[S, P, R]]
     """
 
     def decorator(method: Method[S, P, R]) -> Method[S, P, R]:
-        signature = inspect.signature(method)
-        adapter: TypeAdapter[R] | None = None
-
-        def cache_key(arguments: dict[str, Any]) -> str:
-            if key is not None:
-                return key.format(**arguments)
-            name = f"{method.__module__}.{method.__qualname__}:{_dump(arguments)}"
-            if len(name) > MAX_KEY_LENGTH:
-                digest = hashlib.sha256(name.encode()).hexdigest()
-                name = f"{method.__module__}.{method.__qualname__}:{digest}"
-            return name
+        memo = _Memo(method, key)
 
         @functools.wraps(method)
         async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            nonlocal adapter
-            if adapter is None:  # annotations resolve once every name exists
-                adapter = TypeAdapter(typing.get_type_hints(method)["return"])
-            bound = signature.bind(self, *args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(list(bound.arguments.items())[1:])  # without self
-            name = cache_key(arguments)
-            raw = await self.cache.get(name)
-            if raw is not None:
-                return adapter.validate_python(raw)
-            value = await method(self, *args, **kwargs)
-            if value is not None:
-                await self.cache.set(name, adapter.dump_python(value, mode="json"), timeout)
-            return value
+            result: R = await memo.call(self.cache, timeout, (self, *args), kwargs, skip=1)
+            return result
 
         return wrapper
 
     return decorator
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+class CacheHandle:
+    """Django's `from django.core.cache import cache`: the process's cache, whichever backend.
+
+        from fastmango.cache import cache
+
+        @cache.cached(timeout=300)
+        async def top_products(limit: int = 10) -> list[ProductOut]: ...
+
+        await cache.delete("key")
+
+    The app's factory points it at the app's backend (memory, or Redis with REDIS_URL)
+    with `configure`; until then it is an in-memory cache.
+    """
+
+    def __init__(self) -> None:
+        self.backend: Cache = MemoryCache()
+
+    def configure(self, backend: Cache) -> None:
+        self.backend = backend
+
+    async def get(self, key: str) -> Any | None:
+        return await self.backend.get(key)
+
+    async def set(self, key: str, value: Any, seconds: float) -> None:
+        await self.backend.set(key, value, seconds)
+
+    async def delete(self, *keys: str) -> None:
+        await self.backend.delete(*keys)
+
+    async def get_or_set(
+        self, key: str, compute: Callable[[], Awaitable[Any]], seconds: float
+    ) -> Any:
+        return await get_or_set(self.backend, key, compute, seconds)
+
+    def cached(self, timeout: float, key: str | None = None) -> Callable[[F], F]:
+        """Cache an async function's result for `timeout` seconds (see `cached` for keys)."""
+
+        def decorator(function: F) -> F:
+            memo = _Memo(function, key)
+
+            @functools.wraps(function)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                return await memo.call(self.backend, timeout, args, kwargs, skip=0)
+
+            return typing.cast(F, wrapper)
+
+        return decorator
+
+
+cache = CacheHandle()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from settings import DEFAULT_SECRET_KEY, Settings
+from fastmango.conf import DEFAULT_SECRET_KEY, BaseSettings
 
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
@@ -39,7 +39,7 @@ class ImproperlyConfigured(Exception):
         super().__init__(f"Refusing to start with unsafe settings:\n{lines}")
 
 
-def _weak_secret_key(settings: Settings) -> bool:
+def _weak_secret_key(settings: BaseSettings) -> bool:
     key = settings.secret_key.get_secret_value()
     return (
         key == DEFAULT_SECRET_KEY
@@ -49,7 +49,7 @@ def _weak_secret_key(settings: Settings) -> bool:
     )
 
 
-def security_errors(settings: Settings) -> list[CheckMessage]:
+def security_errors(settings: BaseSettings) -> list[CheckMessage]:
     """Problems that stop a production start (each one a message of its own)."""
     problems: list[CheckMessage] = []
     if _weak_secret_key(settings):
@@ -84,7 +84,7 @@ def security_errors(settings: Settings) -> list[CheckMessage]:
     return problems
 
 
-def deploy_checks(settings: Settings) -> list[CheckMessage]:
+def deploy_checks(settings: BaseSettings) -> list[CheckMessage]:
     """Everything `check --deploy` reports: the start-up gate plus hardening advice."""
     messages = security_errors(settings)
     if not settings.cookie_secure:
@@ -181,7 +181,7 @@ def deploy_checks(settings: Settings) -> list[CheckMessage]:
     return messages
 
 
-def check_startup(settings: Settings) -> None:
+def check_startup(settings: BaseSettings) -> None:
     """Refuse to build a production app from unsafe settings."""
     if settings.is_production:
         problems = security_errors(settings)

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fastmango.conf import BaseSettings
 from fastmango.orm import Model, current_session, session_scope
-from settings import Settings
 
 SQLITE_POOL_SIZE = 5  # one writer at a time anyway; each connection is an aiosqlite thread
 
@@ -98,7 +98,7 @@ def _connect(
 class Database:
     """Owns the engine and the session factory; one per app, disposed at shutdown."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: BaseSettings) -> None:
         options: dict[str, Any] = {
             "echo": settings.database_echo,
             # A dropped server connection is noticed before use (a file needs no ping).

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from settings import Settings
+from fastmango.conf import BaseSettings
 
 # "-" outside a request (start-up, commands).
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
@@ -99,7 +99,7 @@ class _StdoutHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+def configure_logging(settings: BaseSettings, stream: TextIO | None = None) -> None:
     """Send every logger (uvicorn's included) through one handler on stdout (or `stream`)."""
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     root = logging.getLogger()

@@ -13,8 +13,8 @@ from email.message import EmailMessage as MimeMessage
 from pathlib import Path
 from typing import Protocol
 
+from fastmango.conf import BaseSettings
 from fastmango.orm import utcnow
-from settings import Settings
 
 logger = logging.getLogger("fastmango.mail")
 
@@ -82,7 +82,7 @@ class ConsoleMailer:
 class SMTPMailer:
     """Sends through an SMTP server; the blocking client runs in a worker thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: BaseSettings) -> None:
         self.settings = settings
 
     def _send(self, message: EmailMessage) -> None:
@@ -99,7 +99,7 @@ class SMTPMailer:
         logger.info("Email to %s: %s (sent by SMTP)", message.to, message.subject)
 
 
-def build_mailer(settings: Settings) -> Mailer:
+def build_mailer(settings: BaseSettings) -> Mailer:
     match settings.email_backend:
         case "memory":
             return MemoryMailer()

@@ -10,11 +10,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from fastmango.conf import BaseSettings
 from fastmango.db import Database
-from settings import BASE_DIR, Settings
 
 
-def migration_settings(settings: Settings) -> Settings:
+def migration_settings(settings: BaseSettings) -> BaseSettings:
     """The settings for a migration run: no per-statement time limit.
 
     A request's limit (DATABASE_COMMAND_TIMEOUT) would cut off a long migration step,
@@ -23,10 +23,11 @@ def migration_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"database_command_timeout": None})
 
 
-def alembic_config(settings: Settings) -> Config:
-    config = Config(str(BASE_DIR / "alembic.ini"))
-    config.set_main_option("script_location", str(BASE_DIR / "alembic"))
+def alembic_config(settings: BaseSettings) -> Config:
+    config = Config(str(settings.base_dir / "alembic.ini"))
+    config.set_main_option("script_location", str(settings.base_dir / "alembic"))
     config.attributes["database_url"] = settings.database_url
+    config.attributes["installed_apps"] = settings.installed_apps
     return config
 
 
@@ -42,12 +43,12 @@ async def _run(database: Database, config: Config, action: str, revision: str) -
         await connection.run_sync(run)
 
 
-async def upgrade(database: Database, settings: Settings, revision: str = "head") -> None:
+async def upgrade(database: Database, settings: BaseSettings, revision: str = "head") -> None:
     """Apply migrations up to `revision` (head by default)."""
     await _run(database, alembic_config(settings), "upgrade", revision)
 
 
-async def downgrade(database: Database, settings: Settings, revision: str) -> None:
+async def downgrade(database: Database, settings: BaseSettings, revision: str) -> None:
     """Revert migrations down to `revision` ('base' reverts everything)."""
     await _run(database, alembic_config(settings), "downgrade", revision)
 
@@ -59,7 +60,7 @@ class MigrationState:
     applied: bool
 
 
-async def states(database: Database, settings: Settings) -> list[MigrationState]:
+async def states(database: Database, settings: BaseSettings) -> list[MigrationState]:
     """Every migration, oldest first, and whether the database has it."""
     script = ScriptDirectory.from_config(alembic_config(settings))
 
@@ -88,7 +89,7 @@ def next_revision_id(config: Config) -> str:
     return f"{max(numbers, default=0) + 1:04d}"
 
 
-def make(settings: Settings, message: str, *, empty: bool = False) -> str | None:
+def make(settings: BaseSettings, message: str, *, empty: bool = False) -> str | None:
     """Autogenerate a revision; returns its path, or None when nothing changed."""
     config = alembic_config(settings)
     config.attributes["autogenerate"] = not empty

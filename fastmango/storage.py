@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from starlette.types import Scope
     from types_aiobotocore_s3 import S3Client
 
-    from settings import Settings
+    from fastmango.conf import BaseSettings
 
 # Relative, "/"-separated, each part starting with a letter or digit: no "..", no absolute
 # paths, no hidden files, nothing a URL or a file system reads differently.
@@ -251,7 +251,7 @@ class S3Storage(Storage):
         return f"{self.public_url}/{quote(check_name(name))}"
 
 
-def build_storage(settings: Settings) -> Storage:
+def build_storage(settings: BaseSettings) -> Storage:
     """The backend STORAGE_BACKEND names (settings refuse `s3` without S3_BUCKET)."""
     if settings.storage_backend == "s3":
         if not settings.s3_bucket:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from deps import IdPath, ProductServiceDep
 from fastmango.accounts.auth import require_perm
-from models import User
+from fastmango.accounts.models import User
 from routes.api_common import (
     Paged,
     cached_get,

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from deps import IdPath
 from fastmango.accounts.auth import require_perm
-from models import RegistrantStatus, User
+from fastmango.accounts.models import User
+from models import RegistrantStatus
 from routes.api_common import (
     Paged,
     cached_get,

@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from deps import ChatServiceDep, IdPath, TemplatesDep
 from fastmango.accounts.auth import CurrentUser, get_optional_user
+from fastmango.accounts.models import User
 from markdown_html import render_markdown
-from models import Conversation, Message, User
+from models import Conversation, Message
 from routes.api_chat import event_stream, sse_events
 from schemas import VISIBLE
 from services.chat_service import STOPPED, ChatService, sources

@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from deps import IdPath, ProductServiceDep, SearchServiceDep, TemplatesDep
 from fastmango.accounts.auth import OptionalUser, get_optional_user, require_perm
+from fastmango.accounts.models import User
 from fastmango.orm import Page
 from fastmango.web.flash import flash
 from fastmango.web.templating import render_page, wants_partial
-from models import Product, User
+from models import Product
 from routes.forms import query_string, read_form, validate
 from schemas import ProductCreate, ProductUpdate
 from services.embeddings import EmbeddingUnavailable

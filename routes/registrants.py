@@ -13,11 +13,12 @@ from starlette.datastructures import UploadFile
 
 from deps import IdPath, SettingsDep, StorageDep, TemplatesDep
 from fastmango.accounts.auth import get_optional_user, require_perm
+from fastmango.accounts.models import User
 from fastmango.errors import PayloadTooLarge, ValidationError
 from fastmango.storage import Storage
 from fastmango.web.flash import flash
 from fastmango.web.templating import render_page, wants_partial
-from models import RegistrantStatus, User, WebinarRegistrant
+from models import RegistrantStatus, WebinarRegistrant
 from routes.forms import field_errors, query_string
 from schemas import RegistrantUpdate
 from services import WebinarService

@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 import anyio
 
+from fastmango.accounts.models import User
 from fastmango.accounts.throttle import RateLimiter, Throttled
 from fastmango.errors import DomainError, TooManyRequests
 from fastmango.orm import Page, atomic
 from llm import ChatMessage, LLMClient, LLMError
-from models import Conversation, Message, MessageRole, Product, User
+from models import Conversation, Message, MessageRole, Product
 from services.product_service import check_page
 from services.search_service import MAX_QUERY_LENGTH
 

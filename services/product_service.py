@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from fastmango.accounts.audit_service import AuditService, snapshot
+from fastmango.accounts.models import User
 from fastmango.cache import Cache, MemoryCache, get_or_set
 from fastmango.orm import Avg, Count, FieldError, Page, Q, QuerySet, atomic
-from models import Product, User
+from models import Product
 from schemas import CategoryStats, ProductCreate, ProductStats, ProductUpdate
 from services.embedding_service import EmbeddingQueue
 

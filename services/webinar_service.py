@@ -10,11 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from fastmango.accounts.audit_service import AuditService, snapshot
+from fastmango.accounts.models import User
 from fastmango.errors import Conflict
 from fastmango.images import process_image
 from fastmango.orm import Page, Q, QuerySet, atomic, utcnow
 from fastmango.storage import Storage, StorageError, new_name
-from models import RegistrantStatus, User, Webinar, WebinarRegistrant
+from models import RegistrantStatus, Webinar, WebinarRegistrant
 from schemas import RegistrantCreate, RegistrantUpdate, WebinarSummary
 from services.product_service import check_page, parse_ordering
 

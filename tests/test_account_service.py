@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlmodel import col
 
-from fastmango.accounts.account_service import ROLE_PERMISSIONS, all_codenames
+from auth import ROLE_PERMISSIONS
+from fastmango.accounts.account_service import all_codenames
 from fastmango.accounts.auth import verify_password
+from fastmango.accounts.models import Group, GroupPermissionLink, Permission, User, UserGroupLink
 from fastmango.errors import Conflict, NotFound, ValidationError
 from fastmango.orm import current_session
-from models import Group, GroupPermissionLink, Permission, User, UserGroupLink
 from services import AccountService
 
 GOOD_PASSWORD = "correct-horse-battery-42"
@@ -97,7 +98,7 @@ async def test_ensure_permissions_is_idempotent(session: Any, accounts: AccountS
 async def test_ensure_role_groups_grants_roles_and_repairs_groups(
     session: Any, accounts: AccountService
 ) -> None:
-    assert await accounts.ensure_role_groups() == 3
+    assert await accounts.ensure_role_groups(ROLE_PERMISSIONS) == 3
     for name, codenames in ROLE_PERMISSIONS.items():
         assert await _group_codenames(name) == set(codenames)
     assert await _group_codenames("Sales") == {
@@ -124,7 +125,7 @@ async def test_ensure_role_groups_grants_roles_and_repairs_groups(
     await db.commit()
     links_before = await db.scalar(select(func.count()).select_from(GroupPermissionLink))
 
-    assert await accounts.ensure_role_groups() == 0
+    assert await accounts.ensure_role_groups(ROLE_PERMISSIONS) == 0
     assert await _group_codenames("Marketing") == {*ROLE_PERMISSIONS["Marketing"], "product.delete"}
     assert await Group.objects.count() == 3
     links_after = await db.scalar(select(func.count()).select_from(GroupPermissionLink))
@@ -132,7 +133,7 @@ async def test_ensure_role_groups_grants_roles_and_repairs_groups(
 
 
 async def test_add_to_group(session: Any, accounts: AccountService) -> None:
-    await accounts.ensure_role_groups()
+    await accounts.ensure_role_groups(ROLE_PERMISSIONS)
     user = await accounts.create_user("sam@example.com", GOOD_PASSWORD, is_staff=True)
     assert await accounts.add_to_group("sam@example.com", "Support") is True
     assert await accounts.add_to_group("sam@example.com", "Support") is False

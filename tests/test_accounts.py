@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from fastmango.accounts.auth import SESSION_COOKIE, hash_password, verify_password
-from models import AccessToken, User
+from fastmango.accounts.models import AccessToken, User
 from tests.utils import CSRF, PASSWORD, csrf_token, login, make_user
 
 pytestmark = pytest.mark.usefixtures("session")

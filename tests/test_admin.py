@@ -15,12 +15,14 @@ import httpx
 import pytest
 from sqlalchemy import String, cast, insert, literal, select, true
 
-from fastmango import admin
+from auth import ROLE_PERMISSIONS
 from fastmango.accounts.account_service import AccountService
 from fastmango.accounts.auth import SESSION_COOKIE, verify_password
+from fastmango.accounts.models import AccessToken, AuditAction, AuditLog, Group, User
+from fastmango.admin import admin
 from fastmango.orm import DecimalType, UTCDateTime, utcnow
 from main import create_app
-from models import AccessToken, AuditAction, AuditLog, Group, Product, User, WebinarRegistrant
+from models import Product, WebinarRegistrant
 from settings import Settings
 from tests.utils import (
     PASSWORD,
@@ -407,7 +409,7 @@ async def test_passwords_are_hashed_write_only_and_never_shown(
     client: httpx.AsyncClient, session: Any
 ) -> None:
     await make_user(email="root@example.com", is_superuser=True)
-    await AccountService().ensure_role_groups()
+    await AccountService().ensure_role_groups(ROLE_PERMISSIONS)
     token = await sign_in(client, "root@example.com")
     form = {"email": " New.Admin@Example.com ", "full_name": "New", "is_staff": "y",
             "save": "Save", "csrf_token": token}  # fmt: skip

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fastmango.accounts.models import AuditLog
 from fastmango.orm import utcnow
-from models import AuditLog, Product, WebinarRegistrant
+from models import Product, WebinarRegistrant
 from tests.utils import (
     PASSWORD,
     bearer,

@@ -19,10 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 from markupsafe import escape
 
+from fastmango.accounts.models import User
 from fastmango.db import Database
 from main import create_app
 from markdown_html import render_markdown
-from models import Conversation, Message, MessageRole, User
+from models import Conversation, Message, MessageRole
 from services.chat_service import NOT_CONFIGURED, STOPPED
 from services.embedding_service import EmbeddingService
 from settings import Settings

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import manage
 from fastmango import migrations
 from fastmango.accounts.auth import verify_password
+from fastmango.accounts.models import User
 from fastmango.checks import Level, deploy_checks
 from fastmango.db import Database
 from fastmango.errors import ValidationError
@@ -29,9 +29,10 @@ from fastmango.management import check as check_module
 from fastmango.management import migrate as migrate_module
 from fastmango.management.shell import AsyncShell
 from fastmango.management.startapp import check_name, wire_router
-from models import Product, User
+from models import Product
 from settings import Settings, get_settings
 from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.utils import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = (
@@ -135,7 +136,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
 def test_every_command_is_registered_with_help() -> None:
     from typer.main import get_command
 
-    group: Any = get_command(manage.app)
+    group: Any = get_command(cli())
     assert set(group.commands) == set(COMMANDS)
     for name, command in group.commands.items():
         assert command.help, name
@@ -164,7 +165,7 @@ def test_createsuperuser_noinput_refuses_missing_or_weak_values(
 ) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    result = CliRunner().invoke(manage.app, ["createsuperuser", "--noinput"])
+    result = CliRunner().invoke(cli(), ["createsuperuser", "--noinput"])
     assert result.exit_code == 1
     assert message in result.output
     assert "short" not in result.output.replace("too short", "")
@@ -173,11 +174,11 @@ def test_createsuperuser_noinput_refuses_missing_or_weak_values(
 @pytest.mark.usefixtures("isolated_env")
 def test_bad_settings_are_named_without_their_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "mysql://admin:hunter2secret@db.example/app")
-    result = CliRunner().invoke(manage.app, ["showmigrations"])
+    result = CliRunner().invoke(cli(), ["showmigrations"])
     assert result.exit_code == 1
     assert "DATABASE_URL" in result.output
     assert "hunter2secret" not in result.output
-    check_result = CliRunner().invoke(manage.app, ["check"])
+    check_result = CliRunner().invoke(cli(), ["check"])
     assert check_result.exit_code == 1
     assert "settings.E001" in check_result.output
     assert "hunter2secret" not in check_result.output
@@ -187,7 +188,7 @@ def test_bad_settings_are_named_without_their_value(monkeypatch: pytest.MonkeyPa
 def test_runserver_prints_the_url_and_serves_main_app(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr("uvicorn.run", lambda target, **kw: calls.append((target, kw)))
-    result = CliRunner().invoke(manage.app, ["runserver", "--port", "8123", "--reload"])
+    result = CliRunner().invoke(cli(), ["runserver", "--port", "8123", "--reload"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8123/" in result.output
     # Our logging, not uvicorn's (its access log would print query strings).

@@ -11,8 +11,9 @@ from rich.pretty import pretty_repr
 from sqlalchemy import String
 from sqlalchemy import inspect as sa_inspect
 
+from fastmango.accounts.models import AccessToken, User
 from fastmango.orm import FieldError, Model, is_secret_field
-from models import AccessToken, Product, User
+from models import Product
 from tests.utils import PASSWORD, csrf_token, login, make_product, make_user
 
 SECRET = "argon2-SECRET-VALUE-never-shown"

@@ -9,7 +9,7 @@ import pytest
 from fastapi import Depends, FastAPI
 
 from fastmango.accounts.auth import StaffUser, SuperUser, load_permissions, require_perm
-from models import User
+from fastmango.accounts.models import User
 from tests.utils import bearer, make_user
 
 pytestmark = pytest.mark.usefixtures("session")

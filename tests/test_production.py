@@ -19,13 +19,12 @@ import psutil  # type: ignore[import-untyped]
 import pytest
 from typer.testing import CliRunner
 
-import manage
 from fastmango import migrations
+from fastmango.accounts.models import User
 from fastmango.checks import deploy_checks
 from fastmango.db import Database, DatabaseUnavailable
 from fastmango.management import prestart
 from fastmango.management.server import production_options
-from models import User
 from settings import Settings, get_settings
 from tests.conftest import PostgresFactory, make_settings
 from tests.servers import (
@@ -37,6 +36,7 @@ from tests.servers import (
     running,
     server_env,
 )
+from tests.utils import cli
 
 ADMIN = "boss@example.com"
 SETTING_NAMES = {name.upper() for name in Settings.model_fields}
@@ -181,13 +181,13 @@ def test_prestart_refuses_half_or_weak_superuser_settings(
 ) -> None:
     runner = CliRunner()
     monkeypatch.setenv("SUPERUSER_EMAIL", ADMIN)
-    half = runner.invoke(manage.app, ["prestart"])
+    half = runner.invoke(cli(), ["prestart"])
     assert half.exit_code == 1
     assert "Set both SUPERUSER_EMAIL and SUPERUSER_PASSWORD" in half.output
 
     monkeypatch.setenv("SUPERUSER_PASSWORD", "12345678901")
     get_settings.cache_clear()
-    weak = runner.invoke(manage.app, ["prestart"])
+    weak = runner.invoke(cli(), ["prestart"])
     assert weak.exit_code == 1
     assert "entirely numeric" in weak.output
     assert "12345678901" not in weak.output
@@ -195,7 +195,7 @@ def test_prestart_refuses_half_or_weak_superuser_settings(
 
 @pytest.mark.usefixtures("cli_env")
 def test_prod_server_never_reloads() -> None:
-    result = CliRunner().invoke(manage.app, ["runserver", "--prod", "--reload"])
+    result = CliRunner().invoke(cli(), ["runserver", "--prod", "--reload"])
     assert result.exit_code == 1
     assert "never reloads" in result.output
 

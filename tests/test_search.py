@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from fastmango.db import Database
 from main import create_app
-from management.embed import embed_all
+from management.commands.embed import embed_all
 from models import HNSW_INDEX, Product, ProductEmbedding
 from schemas import ProductCreate, ProductUpdate
 from services.embedding_service import content_hash, product_text

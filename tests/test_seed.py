@@ -10,11 +10,12 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from fastmango.accounts.auth import verify_password
+from fastmango.accounts.models import Group, Permission, User, UserGroupLink
 from fastmango.db import Database
 from fastmango.orm import current_session, utcnow
 from management import demo_data
-from management.seed import SeedOptions, SeedReport, seed
-from models import Group, Permission, Product, User, UserGroupLink, Webinar, WebinarRegistrant
+from management.commands.seed import SeedOptions, SeedReport, seed
+from models import Product, Webinar, WebinarRegistrant
 from settings import Settings
 from tests.conftest import make_settings
 from tests.test_manage import manage_py, sqlite_only

@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from fastmango.checks import ImproperlyConfigured, check_startup, deploy_checks, security_errors
+from fastmango.conf import DEFAULT_SECRET_KEY
 from main import create_app
-from settings import DEFAULT_SECRET_KEY, Settings
+from settings import Settings
 
 GOOD_KEY = "k7Jq2mX9vR4tY8wZ1pL6nB3cF5gH0dS-aQeWrTyUiOpAsDfGhJkLzXcVbNm_1234567"
 

@@ -16,6 +16,7 @@ from PIL import Image
 from pydantic import SecretStr
 from pydantic import ValidationError as SettingsError
 
+from fastmango.accounts.models import AuditLog, User
 from fastmango.errors import NotFound, PayloadTooLarge
 from fastmango.images import InvalidImage
 from fastmango.storage import (
@@ -28,7 +29,7 @@ from fastmango.storage import (
     new_name,
 )
 from main import create_app
-from models import AuditLog, User, WebinarRegistrant
+from models import WebinarRegistrant
 from services import WebinarService
 from settings import Settings
 from tests.conftest import make_settings

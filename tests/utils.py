@@ -12,12 +12,18 @@ from itertools import count
 from typing import Any
 
 import httpx
+import typer
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from auth import ROLE_PERMISSIONS
+from fastmango import conf
 from fastmango.accounts.auth import hash_password
+from fastmango.accounts.models import User
+from fastmango.management import build_cli
 from fastmango.orm import utcnow
-from models import Product, User, Webinar, WebinarRegistrant
+from models import Product, Webinar, WebinarRegistrant
+from settings import get_settings
 
 
 @asynccontextmanager
@@ -75,7 +81,7 @@ async def make_user(
     )
     if groups:
         accounts = AccountService()
-        await accounts.ensure_role_groups()
+        await accounts.ensure_role_groups(ROLE_PERMISSIONS)
         for group in groups:
             await accounts.add_to_group(user.email, group)
     return user
@@ -141,3 +147,9 @@ async def make_registrant(webinar: Webinar, **values: Any) -> WebinarRegistrant:
         "company": "Acme",
     } | values
     return await WebinarRegistrant.objects.create(**data)
+
+
+def cli() -> typer.Typer:
+    """manage.py's command line, for CliRunner: the project's settings, every command."""
+    conf.configure(get_settings)
+    return build_cli()

@@ -2,47 +2,38 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from fastmango.accounts.auth import hash_password, validate_password
+from fastmango.accounts.models import Group, GroupPermissionLink, Permission, User, UserGroupLink
 from fastmango.errors import Conflict, NotFound, ValidationError
-from fastmango.orm import atomic, current_session
-from models import Group, GroupPermissionLink, Permission, User, UserGroupLink
+from fastmango.orm import Model, atomic, current_session
 
-# Every model an admin can act on; codenames are `<model>.<action>` as in Django.
-PERMISSION_MODELS = (
-    "product",
-    "webinar",
-    "webinarregistrant",
-    "user",
-    "group",
-    "permission",
-    "auditlog",
-)
+# Codenames are `<model>.<action>` as in Django, four for every model.
 PERMISSION_ACTIONS = ("view", "add", "change", "delete")
-_VERBOSE_NAMES = {"webinarregistrant": "webinar registrant", "auditlog": "audit log"}
-
-# The staff roles the seed data and a fresh install start with.
-ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "Marketing": ("product.view", "product.add", "product.change"),
-    "Sales": (
-        "webinar.view",
-        "webinar.change",
-        "webinarregistrant.view",
-        "webinarregistrant.change",
-    ),
-    "Support": ("product.view", "webinar.view", "webinarregistrant.view"),
-}
 
 DEFAULT_PASSWORD_MIN_LENGTH = 10
 
 
+def permission_models() -> list[type[Model]]:
+    """Every table of the project and the framework, as Django makes permissions for each."""
+    models = [m.class_ for m in Model._sa_registry.mappers if issubclass(m.class_, Model)]
+    return sorted(models, key=lambda model: model.__name__.lower())
+
+
 def all_codenames() -> list[str]:
-    """Every permission codename, e.g. `product.view`, in a stable order."""
-    return [f"{model}.{action}" for model in PERMISSION_MODELS for action in PERMISSION_ACTIONS]
+    """Every permission codename (`product.view` ...): four per model, in a stable order."""
+    return [
+        f"{model.__name__.lower()}.{action}"
+        for model in permission_models()
+        for action in PERMISSION_ACTIONS
+    ]
 
 
 def _pk(row: User | Group) -> int:
@@ -135,8 +126,8 @@ class AccountService:
             await Permission.objects.bulk_create(missing)
         return len(missing)
 
-    async def ensure_role_groups(self) -> int:
-        """Create the role groups and grant each its permissions; returns groups created.
+    async def ensure_role_groups(self, roles: Mapping[str, Iterable[str]]) -> int:
+        """Create the groups `roles` names and grant each its codenames; returns groups created.
 
         A group that exists keeps any extra permission an admin gave it; only the
         missing ones of its role are added.
@@ -146,7 +137,7 @@ class AccountService:
         session = current_session()
         async with atomic():
             ids: dict[str, int] = dict(await Permission.objects.values_list("codename", "id"))
-            for name, codenames in ROLE_PERMISSIONS.items():
+            for name, codenames in roles.items():
                 group, was_created = await Group.objects.get_or_create(name=name)
                 created += was_created
                 group_id = _pk(group)
@@ -179,4 +170,7 @@ class AccountService:
     @staticmethod
     def _permission_name(codename: str) -> str:
         model, action = codename.split(".")
-        return f"Can {action} {_VERBOSE_NAMES.get(model, model)}"
+        names = {m.__name__.lower(): m.__name__ for m in permission_models()}
+        # Django's verbose name: `WebinarRegistrant` is "webinar registrant".
+        words = re.sub(r"(?<!^)(?=[A-Z])", " ", names.get(model, model)).lower()
+        return f"Can {action} {words}"

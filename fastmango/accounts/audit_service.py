@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import inspect
 
+from fastmango.accounts.models import AuditAction, AuditLog, User
 from fastmango.orm import SECRET_FIELDS as SECRET_FIELDS  # re-exported: one list for the admin too
 from fastmango.orm import is_secret_field
-from models import AuditAction, AuditLog, User
 
 
 def _plain(value: Any) -> Any:

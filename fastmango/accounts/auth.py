@@ -30,20 +30,19 @@ from pwdlib.hashers.bcrypt import BcryptHasher
 from sqlalchemy import select, union
 from sqlmodel import col
 
-from fastmango.accounts.passwords import COMMON_PASSWORDS
-from fastmango.db import SessionDep
-from fastmango.errors import NotAuthenticated, PermissionDenied, ValidationError
-from fastmango.orm import current_session
-from models import (
+from fastmango.accounts.models import (
     AccessToken,
     GroupPermissionLink,
     Permission,
     User,
     UserGroupLink,
     UserPermissionLink,
-    instance_info,
 )
-from settings import Settings
+from fastmango.accounts.passwords import COMMON_PASSWORDS
+from fastmango.conf import BaseSettings
+from fastmango.db import SessionDep
+from fastmango.errors import NotAuthenticated, PermissionDenied, ValidationError
+from fastmango.orm import current_session, instance_info
 
 password_hash = PasswordHash((Argon2Hasher(), BcryptHasher()))
 SESSION_COOKIE = "fastmango_session"
@@ -88,7 +87,7 @@ def validate_password(password: str, *, min_length: int, email: str = "") -> Non
 class UserManager(IntegerIDMixin, BaseUserManager[User, int]):
     """fastapi-users' manager with hashing moved off the event loop and our password rules."""
 
-    def __init__(self, user_db: SQLAlchemyUserDatabase[User, int], settings: Settings) -> None:
+    def __init__(self, user_db: SQLAlchemyUserDatabase[User, int], settings: BaseSettings) -> None:
         super().__init__(user_db, PasswordHelper(password_hash))
         self.settings = settings
         self.reset_password_token_secret = settings.secret_key.get_secret_value()
@@ -195,7 +194,7 @@ UserManagerDep = Annotated[UserManager, Depends(get_user_manager)]
 
 
 async def get_strategy(request: Request) -> Strategy[User, int]:
-    settings: Settings = request.app.state.settings
+    settings: BaseSettings = request.app.state.settings
     redis = request.app.state.redis
     if redis is not None:
         return RedisStrategy(redis, settings.session_lifetime_seconds, key_prefix=TOKEN_KEY_PREFIX)

@@ -7,11 +7,11 @@ from fastapi_users.authentication.strategy import DatabaseStrategy, Strategy
 
 from fastmango.accounts.account_service import normalize_email
 from fastmango.accounts.auth import UserManager, hash_password_async, validate_password
+from fastmango.accounts.models import AccessToken, User
 from fastmango.accounts.throttle import LoginThrottle
 from fastmango.errors import Conflict, NotAuthenticated, ValidationError
 from fastmango.mail import EmailMessage, Mailer
 from fastmango.orm import utcnow
-from models import AccessToken, User
 
 INVALID_CREDENTIALS = "Email or password is wrong."
 

@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from fastmango.accounts.audit_service import AuditService, diff, snapshot
+from fastmango.accounts.models import AuditAction
 from fastmango.admin.audit import actor
 from fastmango.orm import QuerySet, atomic
 from fastmango.web.csrf import HEADER as CSRF_HEADER
-from models import AuditAction
 
 ActionFunction = Callable[[Any, Request, QuerySet[Any]], Awaitable[str | None]]
 PERMISSION_ACTIONS = frozenset({"view", "add", "change", "delete"})

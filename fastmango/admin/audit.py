@@ -15,9 +15,9 @@ from sqlalchemy.orm import MANYTOONE
 from starlette.requests import Request
 
 from fastmango.accounts.audit_service import AuditService, diff, snapshot
+from fastmango.accounts.models import AuditAction, User
 from fastmango.admin.labels import label_for
 from fastmango.orm import current_session
-from models import AuditAction, User
 
 _PENDING = "admin_audit_before"
 

@@ -1,4 +1,4 @@
-"""How rows are named in the admin: by a field, never by str() (a row's repr shows secrets)."""
+"""How rows are named in the admin: by `str(row)` (Model.__str__, Django's way), never the repr."""
 
 from __future__ import annotations
 
@@ -10,25 +10,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import RelationshipProperty
 
-from models import AuditLog, Group, Permission, Product, User, Webinar, WebinarRegistrant
+from fastmango.orm import Model
 
-# The field that names a row of each model in lists, details and select boxes.
-LABEL_FIELDS: dict[type[Any], str] = {
-    User: "email",
-    Group: "name",
-    Permission: "codename",
-    Product: "name",
-    Webinar: "title",
-    WebinarRegistrant: "email",
-    AuditLog: "id",
-}
+
+def model_classes() -> list[type[Model]]:
+    """Every table of the project and the framework (their rows are named by `label_for`)."""
+    return [m.class_ for m in Model._sa_registry.mappers if issubclass(m.class_, Model)]
 
 
 def label_for(obj: Any) -> str:
-    field = LABEL_FIELDS.get(type(obj))
-    if field is None:
-        return f"{type(obj).__name__} #{get_object_identifier(obj)}"
-    return str(getattr(obj, field))
+    """A row's name in lists, details and select boxes: its `str()` (never its repr)."""
+    if isinstance(obj, Model):
+        return str(obj)
+    return f"{type(obj).__name__} #{get_object_identifier(obj)}"
 
 
 class LabelledConverter(ModelConverter):

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from fastmango.accounts.audit_service import SECRET_FIELDS
-from fastmango.admin.labels import LABEL_FIELDS
 
 if TYPE_CHECKING:
     from fastmango.admin.options import ModelAdmin
@@ -70,9 +69,8 @@ def _filter_for(model: type[Any], name: str) -> Any:
     for relation in _mapper(model).relationships:
         if relation.direction.name == "MANYTOONE" and column in relation.local_columns:
             target = relation.mapper.class_
-            label = LABEL_FIELDS.get(target)
-            if label is None:
-                return None
+            pk = str(relation.mapper.primary_key[0].key)
+            label: str = getattr(target, "label_field", None) or pk
             title = relation.key.replace("_", " ").capitalize()
             return ForeignKeyFilter(name, label, foreign_model=target, title=title)
     kind = _base_type(column)

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from fastmango.admin import audit
 from fastmango.admin.actions import AdminAction, action, action_methods
-from fastmango.admin.labels import LABEL_FIELDS, LabelledConverter, label_for
+from fastmango.admin.labels import LabelledConverter
 from fastmango.admin.mapping import check, sqladmin_options
 from fastmango.orm import utcnow
 
@@ -32,11 +32,9 @@ __all__ = ["ImproperlyConfigured", "ModelAdmin", "action", "register", "registry
 # Every registered view class by its sqladmin identity ("product", "webinar-registrant").
 registry: dict[str, type[ModelAdmin]] = {}
 
-# Related rows are shown by a label, never by str(): a SQLModel row's str() is its
-# repr, which for a User includes the password hash.
+# Related rows are named by label_for (their Model.__str__), added per model at mount.
 _FORMATTERS: dict[Any, Callable[[Any], Any]] = {
     **BASE_FORMATTERS,
-    **dict.fromkeys(LABEL_FIELDS, label_for),
     datetime: lambda value: value.strftime("%Y-%m-%d %H:%M"),  # stored and shown in UTC
 }
 _DETAIL_FORMATTERS = _FORMATTERS | {datetime: lambda value: value.strftime("%Y-%m-%d %H:%M:%S UTC")}

@@ -25,9 +25,9 @@ from sqladmin.authorization import Action, AuthorizationBackend
 from starlette.requests import Request
 
 from fastmango.accounts.auth import load_permissions, user_permissions
+from fastmango.accounts.models import User
 from fastmango.admin.options import registry
 from fastmango.orm import current_session
-from models import User
 
 PERMISSION_ACTIONS: dict[str, tuple[str, ...]] = {
     Action.LIST: ("view", "change"),

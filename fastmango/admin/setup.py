@@ -20,17 +20,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-import admin.views  # noqa: F401 (registers the admin classes)
 from fastmango.accounts.auth import UserManager, get_strategy, request_token
+from fastmango.accounts.models import User
+from fastmango.admin.labels import label_for, model_classes
 from fastmango.admin.options import registry
 from fastmango.admin.permissions import SitePermissions
+from fastmango.conf import BaseSettings
 from fastmango.db import Database
 from fastmango.orm import current_session
 from fastmango.web import handlers
-from models import User
-from settings import BASE_DIR, Settings
 
-TEMPLATES_DIR = BASE_DIR / "templates" / "admin"
 NOT_STAFF = "Your account has no access to the admin: it is for staff members only."
 
 
@@ -47,7 +46,7 @@ async def session_user(request: Request) -> User | None:
     token, kind = request_token(request)
     if token is None or kind != "cookie":
         return None
-    settings: Settings = request.app.state.settings
+    settings: BaseSettings = request.app.state.settings
     manager = UserManager(SQLAlchemyUserDatabase(current_session(), User), settings)
     user = await (await get_strategy(request)).read_token(token, manager)
     return user if user is not None and user.is_active else None
@@ -92,7 +91,7 @@ class SiteAdmin(Admin):
         return await self.templates.TemplateResponse(request, "sqladmin/logout.html")
 
 
-def mount(app: FastAPI, settings: Settings, database: Database) -> SiteAdmin:
+def mount(app: FastAPI, settings: BaseSettings, database: Database) -> SiteAdmin:
     """Mount the admin at /admin with every registered view, on the app's one engine."""
     site = SiteAdmin(
         app,
@@ -101,7 +100,8 @@ def mount(app: FastAPI, settings: Settings, database: Database) -> SiteAdmin:
         session_maker=async_sessionmaker(database.engine, expire_on_commit=False),
         base_url="/admin",
         title=f"{settings.site_name} admin",
-        templates_dir=str(TEMPLATES_DIR),
+        # The project's overrides of sqladmin's pages (templates/admin/sqladmin).
+        templates_dir=str(settings.base_dir / "templates" / "admin"),
         authentication_backend=SiteAuthentication(),
         authorization_backend=SitePermissions(),
         debug=settings.debug,
@@ -111,9 +111,15 @@ def mount(app: FastAPI, settings: Settings, database: Database) -> SiteAdmin:
     site.admin.state = app.state
     # With the database away, the admin answers with the site's 503 page too.
     handlers.install_database_errors(site.admin)
+    # sqladmin formats a related row by its exact class: every table, named by str().
+    labels = dict.fromkeys(model_classes(), label_for)
     for view in registry.values():
         # A subclass per app: sqladmin stores the admin, engine and templates on the
         # view class, and tests build many apps.
         metaclass: Any = type(view)
-        site.add_view(metaclass(view.__name__, (view,), {}))
+        formatters = {
+            "column_type_formatters": view.column_type_formatters | labels,
+            "column_type_formatters_detail": view.column_type_formatters_detail | labels,
+        }
+        site.add_view(metaclass(view.__name__, (view,), formatters))
     return site

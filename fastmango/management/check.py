@@ -13,9 +13,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from fastmango import migrations
 from fastmango.checks import CheckMessage, Level, deploy_checks
+from fastmango.conf import BaseSettings, get_settings
 from fastmango.db import Database
 from fastmango.management.common import run_with_database, settings_error
-from settings import Settings, get_settings
 
 PING_TIMEOUT_SECONDS = 5.0
 
@@ -25,7 +25,7 @@ class FailLevel(enum.StrEnum):
     WARNING = "WARNING"
 
 
-async def database_checks(database: Database, settings: Settings) -> list[CheckMessage]:
+async def database_checks(database: Database, settings: BaseSettings) -> list[CheckMessage]:
     """The database answers and has every migration applied."""
     try:
         await asyncio.wait_for(database.ping(), timeout=PING_TIMEOUT_SECONDS)
@@ -53,7 +53,7 @@ async def database_checks(database: Database, settings: Settings) -> list[CheckM
     ]
 
 
-def storage_checks(settings: Settings) -> list[CheckMessage]:
+def storage_checks(settings: BaseSettings) -> list[CheckMessage]:
     """Uploads can be written: MEDIA_ROOT (or the folder that will hold it) is writable."""
     if settings.storage_backend != "local":
         return []
@@ -72,7 +72,7 @@ def storage_checks(settings: Settings) -> list[CheckMessage]:
     ]
 
 
-def run_checks(settings: Settings, *, deploy: bool) -> list[CheckMessage]:
+def run_checks(settings: BaseSettings, *, deploy: bool) -> list[CheckMessage]:
     """Every message `check` reports, without duplicates, errors first."""
     messages = run_with_database(settings, lambda database: database_checks(database, settings))
     messages += storage_checks(settings)

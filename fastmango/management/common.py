@@ -7,7 +7,7 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import NoReturn, TypeVar, overload
 
 import pydantic
 import typer
@@ -16,11 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from fastmango.conf import BaseSettings, get_settings
 from fastmango.db import Database
 from fastmango.errors import DomainError
-from settings import Settings, get_settings
 
 T = TypeVar("T")
+S = TypeVar("S", bound=BaseSettings)
 
 # soft_wrap: long lines (hints, paths) stay whole instead of wrapping at 80 columns.
 console = Console(highlight=False, soft_wrap=True)
@@ -58,16 +59,26 @@ def settings_error(exc: pydantic.ValidationError | ArgumentError) -> str:
     return f"Invalid settings: {problems}"
 
 
-def load_settings() -> Settings:
-    """The settings, or a clean exit saying which setting is wrong."""
+@overload
+def load_settings() -> BaseSettings: ...
+@overload
+def load_settings(kind: type[S]) -> S: ...
+def load_settings(kind: type[BaseSettings] = BaseSettings) -> BaseSettings:
+    """The project's settings, or a clean exit saying which setting is wrong.
+
+    A project command passes its own class (`load_settings(Settings)`) to get it typed.
+    """
     try:
-        return get_settings()
+        settings = get_settings()
     except (pydantic.ValidationError, ArgumentError) as exc:
         fail(settings_error(exc))
+    if not isinstance(settings, kind):
+        fail(f"The configured settings are not a {kind.__name__}: see manage.py.")
+    return settings
 
 
 @contextmanager
-def reported_errors(settings: Settings) -> Iterator[None]:
+def reported_errors(settings: BaseSettings) -> Iterator[None]:
     """Turn the failures a command expects into one error line and an exit code.
 
     Domain errors, Alembic errors and database failures exit with code 1 (the
@@ -92,7 +103,7 @@ def reported_errors(settings: Settings) -> Iterator[None]:
         raise typer.Exit(code=130) from None
 
 
-def run_with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+def run_with_database(settings: BaseSettings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Run `work(database)` on a fresh event loop; the engine is always disposed."""
 
     async def main() -> T:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from fastmango import migrations
+from fastmango.conf import BaseSettings
 from fastmango.db import Database
 from fastmango.management.common import (
     console,
@@ -20,7 +21,6 @@ from fastmango.management.common import (
     success,
 )
 from fastmango.migrations import MigrationState
-from settings import BASE_DIR, Settings
 
 DOWN_TO_NOTHING = {"zero", "base"}
 
@@ -42,7 +42,7 @@ def _direction(target: str, states: list[MigrationState]) -> str:
     return "down" if state.applied else "up"
 
 
-async def _migrate(database: Database, settings: Settings, target: str) -> None:
+async def _migrate(database: Database, settings: BaseSettings, target: str) -> None:
     before = await migrations.states(database, settings)
     direction = _direction(target, before)
     info("Running migrations:")
@@ -86,11 +86,11 @@ def migrate(
     run_with_database(settings, lambda database: _migrate(database, settings, target))
 
 
-def _relative(paths: str) -> str:
+def _relative(paths: str, base_dir: Path) -> str:
     shown = []
     for raw in paths.split(", "):
         path = Path(raw)
-        shown.append(str(path.relative_to(BASE_DIR)) if path.is_relative_to(BASE_DIR) else raw)
+        shown.append(str(path.relative_to(base_dir)) if path.is_relative_to(base_dir) else raw)
     return ", ".join(shown)
 
 
@@ -109,11 +109,11 @@ def makemigrations(
     if path is None:
         info("No changes detected")
         return
-    success(f"Created migration {_relative(path)}")
+    success(f"Created migration {_relative(path, settings.base_dir)}")
     info("Review it, then apply it with: python manage.py migrate")
 
 
-async def _show(database: Database, settings: Settings) -> None:
+async def _show(database: Database, settings: BaseSettings) -> None:
     states = await migrations.states(database, settings)
     info("alembic/versions")
     if not states:

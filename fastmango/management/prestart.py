@@ -18,12 +18,12 @@ from sqlalchemy.exc import DBAPIError
 
 from fastmango import migrations
 from fastmango.accounts.account_service import AccountService, normalize_email
+from fastmango.accounts.models import User
+from fastmango.conf import BaseSettings
 from fastmango.db import Database, DatabaseUnavailable
 from fastmango.errors import DomainError
 from fastmango.logging_setup import configure_logging
 from fastmango.management.common import fail, load_settings, run_with_database
-from models import User
-from settings import Settings
 
 logger = logging.getLogger("fastmango.prestart")
 # Any fixed 64-bit number: every instance of this project takes the same lock.
@@ -48,7 +48,7 @@ async def wait_for_database(database: Database, seconds: float) -> None:
             delay = min(delay * 2, 2.0)
 
 
-async def migrate(database: Database, settings: Settings) -> None:
+async def migrate(database: Database, settings: BaseSettings) -> None:
     """Apply pending migrations; on PostgreSQL one instance at a time."""
     async with database.engine.connect() as lock:
         postgres = database.engine.dialect.name == "postgresql"
@@ -66,7 +66,7 @@ async def migrate(database: Database, settings: Settings) -> None:
 
 
 async def ensure_superuser(
-    database: Database, settings: Settings, email: str, password: str
+    database: Database, settings: BaseSettings, email: str, password: str
 ) -> None:
     """Create the superuser, unless a user with this email exists (then nothing changes)."""
     accounts = AccountService(password_min_length=settings.password_min_length)
@@ -85,7 +85,7 @@ async def ensure_superuser(
     logger.info("Superuser %s created.", email)
 
 
-def _superuser_credentials(settings: Settings) -> tuple[str, str] | None:
+def _superuser_credentials(settings: BaseSettings) -> tuple[str, str] | None:
     email = settings.superuser_email or ""
     password = settings.superuser_password.get_secret_value() if settings.superuser_password else ""
     if not email and not password:

@@ -12,9 +12,9 @@ from typing import Annotated, TypedDict
 import typer
 import uvicorn
 
+from fastmango.conf import BaseSettings
 from fastmango.logging_setup import configure_logging
 from fastmango.management.common import fail, info, load_settings
-from settings import Settings
 
 logger = logging.getLogger("fastmango.server")
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (a container's port is published by the platform)
@@ -33,7 +33,7 @@ class ServerOptions(TypedDict):
     server_header: bool
 
 
-def production_options(settings: Settings, host: str | None, port: int | None) -> ServerOptions:
+def production_options(settings: BaseSettings, host: str | None, port: int | None) -> ServerOptions:
     """uvicorn's options for production: workers, trusted proxies, graceful stop, no reload."""
     return {
         "host": host or ALL_INTERFACES,

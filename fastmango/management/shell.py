@@ -13,6 +13,7 @@ import asyncio
 import code
 import contextvars
 import enum
+import importlib
 import inspect
 import traceback
 import types
@@ -21,24 +22,31 @@ from typing import Annotated, Any
 import typer
 from sqlmodel import SQLModel
 
-import models
-import services
 from fastmango import orm
+from fastmango.conf import BaseSettings
 from fastmango.db import Database
 from fastmango.management.common import load_settings, reported_errors
-from settings import Settings
 
 
-def namespace(database: Database, settings: Settings) -> dict[str, Any]:
+def namespace(database: Database, settings: BaseSettings) -> dict[str, Any]:
     """What the shell starts with: models, enums, services, ORM helpers, `db`."""
-    names: dict[str, Any] = {
-        name: value
-        for name, value in vars(models).items()
-        if isinstance(value, type)
-        and value.__module__ == models.__name__
-        and issubclass(value, (SQLModel, enum.Enum))
-    }
-    names |= {name: getattr(services, name) for name in services.__all__}
+    names: dict[str, Any] = {}
+    for module_name in settings.shell_imports:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # listed but not in this project
+            raise
+        # Its own tables and enums, and whatever it exports (`services.__all__`).
+        names |= {
+            name: value
+            for name, value in vars(module).items()
+            if isinstance(value, type)
+            and value.__module__ == module.__name__
+            and issubclass(value, (SQLModel, enum.Enum))
+        }
+        names |= {name: getattr(module, name) for name in getattr(module, "__all__", ())}
     names |= {name: getattr(orm, name) for name in ("Q", "atomic", "Avg", "Count", "Max", "Min")}
     names |= {"Sum": orm.Sum, "asyncio": asyncio, "db": database, "settings": settings}
     return names
@@ -99,7 +107,7 @@ def _enable_completion(names: dict[str, Any]) -> None:
     readline.parse_and_bind("tab: complete")
 
 
-def _banner(settings: Settings, names: dict[str, Any]) -> str:
+def _banner(settings: BaseSettings, names: dict[str, Any]) -> str:
     return (
         f"fastmango shell ({settings.environment}, {settings.safe_database_url})\n"
         f"Imported: {', '.join(sorted(names))}\n"

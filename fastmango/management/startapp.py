@@ -13,8 +13,7 @@ import typer
 
 from fastmango.errors import ValidationError
 from fastmango.management import scaffold
-from fastmango.management.common import fail, info, success
-from settings import BASE_DIR
+from fastmango.management.common import fail, info, load_settings, success
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 # Longer names push the generated lines past ruff's 100 columns.
@@ -102,7 +101,7 @@ def startapp(
 ) -> None:
     """Create a new app: route, service, template and test, wired into the router list."""
     try:
-        written = create_app_files(BASE_DIR, name)
+        written = create_app_files(load_settings().base_dir, name)
     except ValidationError as exc:
         fail(exc.detail)
     for path in written:

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from fastmango.accounts.account_service import AccountService, normalize_email
+from fastmango.accounts.models import User
+from fastmango.conf import BaseSettings
 from fastmango.db import Database
 from fastmango.errors import DomainError
 from fastmango.management.common import (
@@ -19,16 +21,14 @@ from fastmango.management.common import (
     run_with_database,
     success,
 )
-from models import User
-from settings import Settings
 
 
-def _accounts(settings: Settings) -> AccountService:
+def _accounts(settings: BaseSettings) -> AccountService:
     return AccountService(password_min_length=settings.password_min_length)
 
 
 async def _create_superuser(
-    database: Database, settings: Settings, email: str, password: str, full_name: str
+    database: Database, settings: BaseSettings, email: str, password: str, full_name: str
 ) -> None:
     async with database.session():
         await _accounts(settings).create_user(
@@ -48,11 +48,11 @@ async def _email_taken(database: Database, email: str) -> bool:
         return taken
 
 
-def _email_in_use(settings: Settings, email: str) -> bool:
+def _email_in_use(settings: BaseSettings, email: str) -> bool:
     return run_with_database(settings, lambda database: _email_taken(database, email))
 
 
-def _noinput_credentials(settings: Settings, email: str | None) -> tuple[str, str]:
+def _noinput_credentials(settings: BaseSettings, email: str | None) -> tuple[str, str]:
     email = email or settings.superuser_email
     password = settings.superuser_password.get_secret_value() if settings.superuser_password else ""
     missing = [
@@ -77,7 +77,7 @@ def _noinput_credentials(settings: Settings, email: str | None) -> tuple[str, st
     return email, password
 
 
-def _prompt_email(settings: Settings, email: str | None) -> str:
+def _prompt_email(settings: BaseSettings, email: str | None) -> str:
     """Ask until the address is valid and free (an --email given is checked once)."""
     while True:
         answer = email or ask("Email address")
@@ -124,12 +124,14 @@ def createsuperuser(
     success(f"Superuser {address} created successfully.")
 
 
-async def _set_password(database: Database, settings: Settings, email: str, password: str) -> None:
+async def _set_password(
+    database: Database, settings: BaseSettings, email: str, password: str
+) -> None:
     async with database.session():
         await _accounts(settings).set_password(email, password)
 
 
-async def _user_email(database: Database, settings: Settings, email: str) -> str:
+async def _user_email(database: Database, settings: BaseSettings, email: str) -> str:
     async with database.session():
         user = await _accounts(settings).get_user(email)
         return user.email

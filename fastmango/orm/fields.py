@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, LargeBinary, Numeric
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
@@ -130,3 +132,21 @@ class VectorType(TypeDecorator[Any]):
         if isinstance(value, bytes | memoryview):
             return np.frombuffer(bytes(value), dtype="<f4").astype(np.float32)
         return np.asarray(value, dtype=np.float32)
+
+
+# Relationships never load lazily: under asyncio an implicit load is an error, so
+# say it clearly (use select_related/prefetch_related instead).
+NO_LAZY: dict[str, Any] = {"lazy": "raise_on_sql"}
+
+
+def enum_column(enum_class: type[enum.Enum], name: str) -> SAEnum:
+    """A portable enum: VARCHAR plus a CHECK constraint, storing the values."""
+    return SAEnum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from fastmango.orm import exceptions, rules
-from fastmango.orm.fields import utcnow
+from fastmango.orm.fields import UTCDateTime, utcnow
 from fastmango.orm.manager import ManagerDescriptor
 from fastmango.orm.scope import current_session, write
 
@@ -44,6 +46,15 @@ class Model(SQLModel):
             error = type(name, (base,), {"__module__": cls.__module__})
             error.__qualname__ = f"{cls.__qualname__}.{name}"
             setattr(cls, name, error)
+
+    # The column that names a row: `str(row)`, the admin's select boxes and filters.
+    label_field: ClassVar[str | None] = None
+
+    def __str__(self) -> str:
+        """Django's: the row's name; `Product object (3)` when the model names none."""
+        if self.label_field is not None:
+            return str(getattr(self, self.label_field))
+        return f"{type(self).__name__} object ({self.pk})"
 
     def __repr_args__(self) -> Sequence[tuple[str | None, Any]]:
         # repr(), str() and rich's pretty printer all read these: secrets stay out.
@@ -81,3 +92,18 @@ class Model(SQLModel):
 
 
 rules.install(Model)
+
+
+def instance_info(instance: object) -> dict[str, Any]:
+    """SQLAlchemy's per-instance scratch dict, for values that are not columns."""
+    state = sa_inspect(instance)
+    assert state is not None
+    info: dict[str, Any] = state.info
+    return info
+
+
+class TimestampedModel(Model):
+    """A table with `created_at` and `updated_at` (set by `save()`), both in UTC."""
+
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from settings import BASE_DIR
-
-DIST = BASE_DIR / "static" / "dist"
-
 
 class Assets:
     """Maps a logical name (`app.css`) to its content-hashed URL.
@@ -18,7 +14,7 @@ class Assets:
     page needs a file, naming the command that makes it.
     """
 
-    def __init__(self, manifest: Path = DIST / "manifest.json", *, reload: bool = False) -> None:
+    def __init__(self, manifest: Path, *, reload: bool = False) -> None:
         self.path = manifest
         self.reload = reload
         self.mtime = 0.0

@@ -10,13 +10,13 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastmango.conf import BaseSettings
 from fastmango.db import Database, DBSessionMiddleware
 from fastmango.web.csrf import CSRFMiddleware
 from fastmango.web.handlers import ServerErrorPageMiddleware, error_response
 from fastmango.web.request_guard import HostCheckMiddleware, HTTPSRedirectMiddleware
 from fastmango.web.request_log import RequestLogMiddleware
 from fastmango.web.security_headers import SecurityHeadersMiddleware
-from settings import Settings
 
 # Room for the largest upload plus the rest of a form, for reading the CSRF field.
 FORM_OVERHEAD = 1024 * 1024
@@ -75,7 +75,7 @@ async def _disconnected() -> Message:
     return {"type": "http.disconnect"}
 
 
-def install(app: FastAPI, settings: Settings, database: Database) -> None:
+def install(app: FastAPI, settings: BaseSettings, database: Database) -> None:
     # add_middleware puts each new one outside the previous: add innermost first.
     app.add_middleware(DBSessionMiddleware, database=database)
     app.add_middleware(

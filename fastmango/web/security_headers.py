@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from settings import Settings
+from fastmango.conf import BaseSettings
 
 NONCE = "{nonce}"
 Policy = dict[str, tuple[str, ...]]
@@ -51,7 +51,7 @@ PERMISSIONS_POLICY = (
 )
 
 
-def media_origin(settings: Settings) -> str | None:
+def media_origin(settings: BaseSettings) -> str | None:
     """Where uploaded images come from when they are not ours: the S3 public URL's origin.
 
     Follows storage.S3Storage: S3_PUBLIC_URL, else S3_ENDPOINT_URL, else the AWS domain.
@@ -67,7 +67,7 @@ def media_origin(settings: Settings) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
-def build_policy(settings: Settings, area: Policy | None = None) -> str:
+def build_policy(settings: BaseSettings, area: Policy | None = None) -> str:
     policy = BASE_POLICY | (area or {})
     origin = media_origin(settings)
     if origin:
@@ -78,7 +78,7 @@ def build_policy(settings: Settings, area: Policy | None = None) -> str:
     return text
 
 
-def hsts_value(settings: Settings) -> str | None:
+def hsts_value(settings: BaseSettings) -> str | None:
     if settings.secure_hsts_seconds <= 0:
         return None
     value = f"max-age={settings.secure_hsts_seconds}"
@@ -96,7 +96,7 @@ class SecurityHeadersMiddleware:
     HSTS goes on HTTPS responses only (browsers ignore it over plain HTTP).
     """
 
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, *, settings: BaseSettings) -> None:
         self.app = app
         common = {
             "x-content-type-options": "nosniff",

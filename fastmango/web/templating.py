@@ -8,9 +8,9 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from fastmango.conf import BaseSettings
 from fastmango.web.assets import Assets
 from fastmango.web.flash import pop_messages
-from settings import BASE_DIR, Settings
 
 
 def request_context(request: Request) -> dict[str, Any]:
@@ -22,9 +22,9 @@ def request_context(request: Request) -> dict[str, Any]:
     }
 
 
-def build_templates(settings: Settings, assets: Assets) -> Jinja2Templates:
+def build_templates(settings: BaseSettings, assets: Assets) -> Jinja2Templates:
     templates = Jinja2Templates(
-        directory=str(BASE_DIR / "templates"), context_processors=[request_context]
+        directory=str(settings.base_dir / "templates"), context_processors=[request_context]
     )
     # Outside DEBUG, templates do not change while the app runs: no stat() per render.
     templates.env.auto_reload = settings.debug

@@ -10,12 +10,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from fastmango.accounts.account_service import ROLE_PERMISSIONS, AccountService, all_codenames
+from auth import ROLE_PERMISSIONS
+from fastmango.accounts.account_service import AccountService, all_codenames
+from fastmango.accounts.models import User
 from fastmango.db import Database
 from fastmango.management.common import console, load_settings, run_with_database, warn
 from fastmango.orm import utcnow
 from management import demo_data
-from models import Product, User, Webinar, WebinarRegistrant
+from models import Product, Webinar, WebinarRegistrant
 from settings import Settings
 
 BATCH_SIZE = 1000
@@ -102,7 +104,7 @@ async def _seed_webinars(per_webinar: int, report: SeedReport, progress: Progres
 async def _seed_roles(accounts: AccountService, report: SeedReport) -> None:
     permissions = await accounts.ensure_permissions()
     report.add("Permissions", permissions, len(all_codenames()) - permissions)
-    groups = await accounts.ensure_role_groups()
+    groups = await accounts.ensure_role_groups(ROLE_PERMISSIONS)
     report.add("Groups", groups, len(ROLE_PERMISSIONS) - groups)
 
 
@@ -157,7 +159,7 @@ def _summary(report: SeedReport) -> Table:
     return table
 
 
-def seed_command(
+def command(
     products: Annotated[
         int, typer.Option("--products", min=0, help="How many demo products to have.")
     ] = SeedOptions.products,
@@ -169,7 +171,7 @@ def seed_command(
     ] = False,
 ) -> None:
     """Fill the database with demo data; running it again adds only what is missing."""
-    settings = load_settings()
+    settings = load_settings(Settings)
     options = SeedOptions(products=products, registrants=registrants, users=not no_users)
     report = run_with_database(settings, lambda database: seed(database, settings, options))
     console.print(_summary(report))

@@ -19,6 +19,7 @@ from fastmango.management.common import console, fail, load_settings, run_with_d
 from models import Product
 from services.embedding_service import EmbeddingService
 from services.embeddings import Embedder, build_embedder
+from settings import Settings
 
 
 @dataclass
@@ -67,7 +68,7 @@ async def embed_all(
     return report
 
 
-def embed_command(
+def command(
     all_: Annotated[
         bool, typer.Option("--all", help="Embed every product again, changed or not.")
     ] = False,
@@ -76,7 +77,7 @@ def embed_command(
     ] = 64,
 ) -> None:
     """Compute product embeddings for semantic search (only new or changed products)."""
-    settings = load_settings()
+    settings = load_settings(Settings)
     embedder = build_embedder(settings)
     if not embedder.enabled:
         fail("EMBEDDING_PROVIDER is none: set it to local or openai (see example.env).")
