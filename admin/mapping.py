@@ -23,6 +23,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from admin.files import file_fields
 from admin.labels import LABEL_FIELDS
 from services.audit_service import SECRET_FIELDS
 
@@ -138,6 +139,14 @@ def _label(name: str) -> str:
     return "ID" if name == "id" else name.replace("_", " ").capitalize()
 
 
+def readonly_fields(admin: type[ModelAdmin], model: type[Any]) -> tuple[str, ...]:
+    """The admin's read-only fields plus every file field: a storage name is never typed in
+    (uploads go through the service, which makes the name)."""
+    declared = tuple(admin.readonly_fields)
+    files = (name for name in file_fields(model) if name not in {*declared, *admin.exclude})
+    return declared + tuple(files)
+
+
 def sqladmin_options(admin: type[ModelAdmin], model: type[Any]) -> dict[str, Any]:
     """sqladmin's class attributes for a checked ModelAdmin."""
     mapper = _mapper(model)
@@ -146,7 +155,7 @@ def sqladmin_options(admin: type[ModelAdmin], model: type[Any]) -> dict[str, Any
     list_display = list(admin.list_display) or [pk_name]
     secrets = sorted(SECRET_FIELDS & set(mapper.attrs.keys()))
     excluded = {*admin.exclude, *secrets}
-    readonly = list(admin.readonly_fields)
+    readonly = list(readonly_fields(admin, model))
     # Columns, relations, then what is only shown (sqladmin puts relations first).
     form_fields = [
         name

@@ -16,7 +16,7 @@ from orm import Page, Q, QuerySet, atomic, utcnow
 from schemas import RegistrantCreate, RegistrantUpdate, WebinarSummary
 from services.audit_service import AuditService, snapshot
 from services.product_service import check_page, parse_ordering
-from storage import Storage, StorageError, new_name
+from storage import Storage, StorageError, is_storage_name, new_name
 
 REGISTRANT_ORDERABLE = ("id", "name", "email", "company", "status", "registered_at")
 PHOTO_FOLDER = "registrants"
@@ -169,7 +169,10 @@ class WebinarService:
     async def remove_photo(
         self, registrant_id: int, storage: Storage, actor: User | None = None
     ) -> WebinarRegistrant:
-        """Clear the registrant's photo, then delete its file (no photo: nothing happens)."""
+        """Clear the registrant's photo, then delete its file (no photo: nothing happens).
+
+        A value that is not a storage name is cleared too, with no file deleted.
+        """
         registrant = await WebinarRegistrant.objects.get_or_404(id=registrant_id)
         previous = registrant.photo
         if previous is None:
@@ -187,6 +190,11 @@ class WebinarService:
         # The row is already right; a file left behind wastes space but breaks nothing, so a
         # storage outage is logged for the operator rather than failing the user's change.
         if name is None:
+            return
+        if not is_storage_name(name):
+            # A bad value left in the row (it cannot be written any more): it names no file
+            # of ours, and deleting "../../etc/passwd" is not something to try.
+            logger.warning("Stored photo %r was not a storage name; no file deleted", name)
             return
         try:
             await storage.delete(name)
