@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from checks import ImproperlyConfigured, startup_settings
+from checks import settings_error as settings_error  # re-exported: management.check uses it
 from db import Database
 from errors import DomainError
 from settings import Settings, get_settings
@@ -46,24 +48,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code=code)
 
 
-def settings_error(exc: pydantic.ValidationError | ArgumentError) -> str:
-    """Why the settings did not load, naming each bad setting but never its value."""
-    if isinstance(exc, ArgumentError):
-        return "DATABASE_URL is not a valid database URL."
-    # include_input=False: the rejected value may be a URL with a password in it.
-    problems = "; ".join(
-        f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-        for e in exc.errors(include_input=False, include_url=False)
-    )
-    return f"Invalid settings: {problems}"
-
-
 def load_settings() -> Settings:
     """The settings, or a clean exit saying which setting is wrong."""
     try:
         return get_settings()
     except (pydantic.ValidationError, ArgumentError) as exc:
         fail(settings_error(exc))
+
+
+def load_startup_settings() -> Settings:
+    """The settings for commands that serve or deploy the app (runserver, prestart):
+    refused, with the app's own message and a non-zero exit, where the app would refuse."""
+    try:
+        return startup_settings()
+    except ImproperlyConfigured as exc:
+        fail(str(exc))
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import migrations
 from db import Database, DatabaseUnavailable
 from errors import DomainError
 from logging_setup import configure_logging
-from management.common import fail, load_settings, run_with_database
+from management.common import fail, load_startup_settings, run_with_database
 from models import User
 from services.account_service import AccountService, normalize_email
 from settings import Settings
@@ -104,7 +104,8 @@ def prestart(
     ] = 60,
 ) -> None:
     """Wait for the database, apply migrations, create the first superuser (deploy step)."""
-    settings = migrations.migration_settings(load_settings())
+    # A deploy step: refused where the app would refuse, before it touches the database.
+    settings = migrations.migration_settings(load_startup_settings())
     configure_logging(settings)  # JSON lines in production, like the server's
     try:
         credentials = _superuser_credentials(settings)

@@ -13,7 +13,7 @@ import typer
 import uvicorn
 
 from logging_setup import configure_logging
-from management.common import fail, info, load_settings
+from management.common import fail, info, load_startup_settings
 from settings import Settings
 
 logger = logging.getLogger("fastmango.server")
@@ -75,7 +75,8 @@ def runserver(
     ] = False,
 ) -> None:
     """Run the web server (the development server unless --prod)."""
-    settings = load_settings()  # fail here, with a clear message, on bad settings
+    # Refused here, with the app's own message, not by a traceback from uvicorn's import.
+    settings = load_startup_settings()
     configure_logging(settings)
     if prod:
         if reload:

@@ -10,7 +10,7 @@ START_AFTER 503s; the run is bounded by the number of registrations, not by the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,14 +168,10 @@ async def stored_emails(database_url: str) -> set[str]:
         await engine.dispose()
 
 
-@pytest.fixture
-async def tally() -> AsyncIterator[Tally]:
-    yield Tally()
-
-
 async def test_writes_survive_a_database_restart(
-    pg: Any, server: Server, webinar_id: int, database_url: str, tally: Tally
+    pg: Any, server: Server, webinar_id: int, database_url: str
 ) -> None:
+    tally = Tally()
     path = f"/api/v1/webinars/{webinar_id}/register"
     async with asyncio.timeout(CEILING):
         async with asyncio.TaskGroup() as group:  # one failing task cancels the others

@@ -12,7 +12,6 @@ import logging
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
