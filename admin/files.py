@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
+from sqladmin.helpers import get_object_identifier
 from sqlalchemy import inspect as sa_inspect
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -43,3 +45,19 @@ async def stored_file(view: Any, request: Request) -> RedirectResponse:
         raise HTTPException(404, "There is no file here.")
     storage: Storage = request.app.state.storage
     return RedirectResponse(storage.url(name), status_code=303)
+
+
+def file_link(row: Any, column: str, request: Request) -> Markup | str:
+    """A file field on the details page: a link to the file (through the route above)."""
+    name = getattr(row, column, None)
+    if name is None:
+        return ""
+    if not is_storage_name(name):  # a bad value left in the row is not shown, nor linked
+        return "(not a stored file)"
+    url = request.url_for(
+        "admin:file_preview",
+        identity=request.path_params["identity"],
+        pk=str(get_object_identifier(row)),
+        column_name=column,
+    )
+    return Markup('<a href="{}" target="_blank" rel="noopener">{}</a>').format(url, name)

@@ -23,7 +23,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from admin.files import file_fields
+from admin.files import file_fields, file_link
 from admin.labels import LABEL_FIELDS
 from services.audit_service import SECRET_FIELDS
 
@@ -182,6 +182,10 @@ def sqladmin_options(admin: type[ModelAdmin], model: type[Any]) -> dict[str, Any
         "column_filters": [_filter_for(model, name) for name in admin.list_filter],
         "page_size": admin.list_per_page,
         "page_size_options": sorted({admin.list_per_page, 25, 50, 100}),
+        "column_formatters_detail": {
+            **dict.fromkeys(file_fields(model), file_link),
+            **admin.column_formatters_detail,
+        },
         "form_columns": form_fields,
         # Shown on the edit form only; on_model_change drops any value posted for them.
         "form_create_rules": [name for name in form_fields if name not in readonly],

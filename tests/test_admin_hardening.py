@@ -119,6 +119,12 @@ async def test_the_photo_is_served_through_the_storage_backend_only(
     await sign_in(client, is_staff=True, groups=("Marketing",))  # no registrant permission
     assert (await client.get(f"{base}/{with_photo.pk}/photo/preview/")).status_code == 403
     await sign_in(client, is_staff=True, groups=("Support",))
+    details = await client.get(f"{base}/details/{with_photo.pk}")
+    link = f'href="http://testserver{base}/{with_photo.pk}/photo/preview/"'
+    assert link in details.text
+    shown = (await client.get(f"{base}/details/{broken.pk}")).text
+    assert "(not a stored file)" in shown
+    assert "etc/passwd" not in shown
     for kind in ("preview/", "download/"):
         response = await client.get(f"{base}/{with_photo.pk}/photo/{kind}")
         assert response.status_code == 303
@@ -231,6 +237,20 @@ async def test_the_reported_probes_get_the_site_error_page(client: httpx.AsyncCl
         assert (response.status_code, ERROR_PAGE in response.text) == (expected, True), url
     json = await client.get("/admin/product/details/abc", headers={"Accept": "application/json"})
     assert (json.status_code, json.json()["code"]) == (404, "not_found")
+
+
+async def test_a_form_value_beyond_its_column_is_a_form_error(client: httpx.AsyncClient) -> None:
+    webinar = await make_webinar(duration_minutes=45)
+    await sign_in(client, is_superuser=True)
+    url = f"/admin/webinar/edit/{webinar.pk}"
+    form = await form_values(client, url) | {"duration_minutes": "99999999999999999999"}
+    response = await client.post(url, data=form)
+    # The same message on SQLite and PostgreSQL, naming the field, not the driver's error.
+    assert response.status_code == 400
+    assert "duration_minutes: Invalid value 99999999999999999999" in response.text
+    assert "out of range" in response.text
+    assert "asyncpg" not in response.text
+    assert "SQLite" not in response.text
 
 
 BAD_IDS = [
