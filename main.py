@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from fastmango.accounts.throttle import build_rate_limiter, build_throttle
 from fastmango.admin import setup as admin_setup
 from fastmango.apps import apps
 from fastmango.cache import build_cache, cache
-from fastmango.checks import check_startup
+from fastmango.checks import ImproperlyConfigured, check_startup, startup_settings
 from fastmango.db import Database
 from fastmango.logging_setup import configure_logging
 from fastmango.mail import build_mailer
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
 logger = logging.getLogger("fastmango")
+# uvicorn's exit code for "failed before serving": its worker supervisor stops on it
+# instead of starting the refused worker again and again.
+STARTUP_FAILURE = 3
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -116,7 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def __getattr__(name: str) -> ASGIApp:
     # `uvicorn main:app` builds the app on first access, so importing main has no effect.
     if name == "app":
-        application = create_app()
+        try:
+            application = create_app(startup_settings(get_settings))
+        except ImproperlyConfigured as exc:
+            # Raised inside uvicorn's import of the app, whose traceback would bury the
+            # reason: the same message as manage.py's, and a non-zero exit.
+            print(f"Error: {exc}", file=sys.stderr)
+            raise SystemExit(STARTUP_FAILURE) from None
         globals()["app"] = application
         return application
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import (
     JSON,
     CheckConstraint,
@@ -33,6 +34,7 @@ from fastmango.orm import (
     enum_column,
     utcnow,
 )
+from fastmango.storage import MAX_NAME_LENGTH, StorageName, check_name
 
 # -- catalogue ------------------------------------------------------------------------
 
@@ -103,11 +105,18 @@ class WebinarRegistrant(Model, table=True):
         index=True,
     )
     notes: str = Field(default="", sa_type=Text)
-    photo: str | None = Field(default=None, max_length=500)
+    # A file field: a storage key (fastmango.storage), never a path or a URL. The column
+    # type refuses anything else on every write; the validator makes it a field error first.
+    photo: str | None = Field(default=None, max_length=MAX_NAME_LENGTH, sa_type=StorageName)
     registered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
     webinar: Webinar = Relationship(back_populates="registrants", sa_relationship_kwargs=NO_LAZY)
+
+    @field_validator("photo")
+    @classmethod
+    def _photo_is_a_storage_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_name(value)
 
 
 # -- AI: semantic search and chat -------------------------------------------------------

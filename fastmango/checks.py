@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
+
+import pydantic
+from sqlalchemy.exc import ArgumentError
 
 from fastmango.conf import DEFAULT_SECRET_KEY, BaseSettings
+
+S = TypeVar("S", bound=BaseSettings)
 
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
@@ -31,12 +38,31 @@ class CheckMessage:
 
 
 class ImproperlyConfigured(Exception):
-    """Raised at start-up when the settings are unsafe for the environment."""
+    """Raised at start-up when the settings do not load or are unsafe for the environment.
 
-    def __init__(self, problems: list[CheckMessage]) -> None:
+    The message is the whole story, for every entry point to print as it is: no
+    traceback is needed (nor wanted) for a refusal.
+    """
+
+    def __init__(self, problems: list[CheckMessage], message: str | None = None) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"Refusing to start with unsafe settings:\n{lines}")
+        # No tabs (unlike `check`): printed the same by print() and by rich.
+        lines = "\n".join(
+            f"  - ({p.id}) {p.msg}" + (f"\n    HINT: {p.hint}" if p.hint else "") for p in problems
+        )
+        super().__init__(message or f"Refusing to start with unsafe settings:\n{lines}")
+
+
+def settings_error(exc: pydantic.ValidationError | ArgumentError) -> str:
+    """Why the settings did not load, naming each bad setting but never its value."""
+    if isinstance(exc, ArgumentError):
+        return "DATABASE_URL is not a valid database URL."
+    # include_input=False: the rejected value may be a URL with a password in it.
+    problems = "; ".join(
+        f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
+    return f"Invalid settings: {problems}"
 
 
 def _weak_secret_key(settings: BaseSettings) -> bool:
@@ -187,3 +213,17 @@ def check_startup(settings: BaseSettings) -> None:
         problems = security_errors(settings)
         if problems:
             raise ImproperlyConfigured(problems)
+
+
+def startup_settings(get_settings: Callable[[], S]) -> S:
+    """The process's settings, as every entry point (the app, the servers, prestart) takes
+    them: loaded, and refused by ImproperlyConfigured if invalid or unsafe for production."""
+    try:
+        settings = get_settings()
+    except (pydantic.ValidationError, ArgumentError) as exc:
+        message = settings_error(exc)
+        raise ImproperlyConfigured(
+            [CheckMessage("settings.E001", Level.ERROR, message)], message
+        ) from None
+    check_startup(settings)
+    return settings

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -30,6 +32,7 @@ __all__ = [
     "Model",
     "SessionDep",
     "get_session",
+    "is_unavailable",
 ]
 
 
@@ -78,10 +81,47 @@ def _sqlite_before_write(connection: Any, cursor: Any, statement: str, *_args: A
 class DatabaseUnavailable(ConnectionError):
     """The database server cannot be reached (down, restarting, or too slow to answer).
 
-    Raised instead of the driver's bare OSError or TimeoutError when a connection cannot
-    be opened, so the handlers can answer 503 for it and nothing else. An OSError, so
-    code that already catches those keeps working.
+    Raised instead of the driver's own error when a connection cannot be opened, so the
+    handlers can answer 503 for it and nothing else. An OSError, so code that already
+    catches those keeps working.
     """
+
+
+# SQLSTATEs that say "no database just now" rather than "bad query": connection exceptions
+# (class 08, e.g. asyncpg's "connection was closed in the middle of operation"), no
+# connection slot left (53300), and the server shutting down, crashed or starting up
+# (57P01, 57P02, 57P03: "the database system is starting up").
+_UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+
+
+def _unavailable_sqlstate(exc: BaseException) -> bool:
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it wraps, means the database is away for now (a 503).
+
+    True for a connection that could not be opened, a pool or statement timeout, a
+    connection SQLAlchemy found dead, and the driver's connection and shutdown/startup
+    errors, wherever they surface: a query, a commit, or closing the session.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup):
+            return all(is_unavailable(inner) for inner in current.exceptions)
+        if isinstance(current, DatabaseUnavailable | TimeoutError | PoolTimeoutError):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if _unavailable_sqlstate(current):
+            return True
+        # SQLAlchemy keeps the driver's error in .orig; the asyncpg adapter chains it.
+        wrapped = current.orig if isinstance(current, DBAPIError) else None
+        current = wrapped or current.__cause__
+    return False
 
 
 def _connect(
@@ -89,9 +129,14 @@ def _connect(
 ) -> DBAPIConnection:
     try:
         connection: DBAPIConnection = dialect.connect(*cargs, **cparams)
-    except OSError as exc:  # refused, no socket, timed out (TimeoutError is an OSError)
-        # The class name only: the driver's message can name the host.
-        raise DatabaseUnavailable(f"The database does not answer ({type(exc).__name__}).") from exc
+    except Exception as exc:
+        # Refused, no socket, timed out (OSErrors), or a server that is shutting down or
+        # starting up: asyncpg raises those raw here, outside SQLAlchemy's wrapping.
+        if isinstance(exc, OSError) or _unavailable_sqlstate(exc):
+            # The class name only: the driver's message can name the host.
+            reason = type(exc).__name__
+            raise DatabaseUnavailable(f"The database does not answer ({reason}).") from exc
+        raise
     return connection
 
 

@@ -1,7 +1,9 @@
 """Where uploaded files live: the local disk (served under MEDIA_URL) or an S3-compatible bucket.
 
-Rows store a storage *name* (`registrants/<hex>.webp`), never a URL: templates ask
-`storage.url(name)`, so moving to another backend or CDN changes no data.
+Rows store a storage *name* (`registrants/<hex>.webp`), never a URL or a path: templates
+ask `storage.link(name)`, so moving to another backend or CDN changes no data. A column
+that holds one is declared with the `StorageName` type: it refuses anything else on every
+write, and it is what marks a column as a file field (the admin serves only those).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from abc import ABC, abstractmethod
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 from urllib.parse import quote
 from uuid import uuid4
 
@@ -23,6 +25,8 @@ from aiobotocore.config import AioConfig
 from anyio import to_thread
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
+from sqlalchemy import Dialect, String
+from sqlalchemy.types import TypeDecorator
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
@@ -45,10 +49,36 @@ class StorageError(Exception):
     """The backend failed (disk full, bucket unreachable...): a server fault, not the user's."""
 
 
+def is_storage_name(name: object) -> TypeGuard[str]:
+    """True for a name `check_name` accepts: what a file field may hold."""
+    return (
+        isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and bool(_SAFE_NAME.fullmatch(name))
+    )
+
+
 def check_name(name: str) -> str:
-    if len(name) > MAX_NAME_LENGTH or not _SAFE_NAME.fullmatch(name):
+    if not is_storage_name(name):
         raise ValueError(f"Unsafe storage name: {name!r}")
     return name
+
+
+class StorageName(TypeDecorator[str]):
+    """VARCHAR(500) holding a storage name: a file field.
+
+    The check runs as the value is bound, so every write refuses a path or a URL (the ORM,
+    `QuerySet.update`, Core statements); models add a validator for a field error first.
+    Reads are not checked: a bad value already stored is shown as "no file" (`link`).
+    """
+
+    impl = String(MAX_NAME_LENGTH)
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type[str]:
+        return str
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else check_name(value)
 
 
 def new_name(folder: str, extension: str) -> str:
@@ -82,6 +112,13 @@ class Storage(ABC):
     def url(self, name: str) -> str:
         """Where a browser fetches the file."""
 
+    def link(self, name: str | None) -> str | None:
+        """The file's URL; None when there is no file or `name` is not a storage name.
+
+        For pages: a bad value left in a row shows as "no file" instead of failing the page.
+        """
+        return self.url(name) if name is not None and is_storage_name(name) else None
+
 
 class LocalStorage(Storage):
     """Files under `root`, served by the app at `base_url` (see `mount_media`)."""
@@ -91,7 +128,12 @@ class LocalStorage(Storage):
         self.base_url = base_url.rstrip("/") + "/"
 
     def path(self, name: str) -> Path:
-        return self.root / check_name(name)
+        path = self.root / check_name(name)
+        # The name cannot climb out, but a link inside the folder could point anywhere:
+        # whatever the path resolves to must still be under the (resolved) root.
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise ValueError(f"Unsafe storage name: {name!r} leads outside the media folder")
+        return path
 
     async def start(self) -> None:
         await to_thread.run_sync(partial(self.root.mkdir, parents=True, exist_ok=True))

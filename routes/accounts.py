@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from deps import AuthServiceDep, SettingsDep, TemplatesDep
+from deps import AuthServiceDep, DatabaseDep, SettingsDep, TemplatesDep
 from fastmango.accounts.auth import (
     SESSION_COOKIE,
     CurrentUser,
@@ -27,6 +27,7 @@ router = APIRouter(
     tags=["accounts"], dependencies=[Depends(get_optional_user)], include_in_schema=False
 )
 Text = Annotated[str, Form(max_length=1000)]
+TOO_MANY_FAILURES = "Too many failed attempts. Wait a while and try again."
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -85,7 +86,7 @@ async def create_login(
     try:
         user, token = await service.login(email, password, client_ip(request))
     except Throttled as exc:
-        context["error"] = "Too many failed attempts. Wait a while and try again."
+        context["error"] = TOO_MANY_FAILURES
         refused = render(templates, request, "accounts/login.html", context, 429)
         refused.headers["Retry-After"] = str(exc.retry_after)
         return refused
@@ -158,9 +159,14 @@ async def read_password_forgot(request: Request, templates: TemplatesDep) -> Res
 
 @router.post("/password/forgot")
 async def create_password_forgot(
-    request: Request, service: AuthServiceDep, email: Text
+    request: Request,
+    service: AuthServiceDep,
+    database: DatabaseDep,
+    tasks: BackgroundTasks,
+    email: Text,
 ) -> Response:
-    await service.request_reset(email, str(request.url_for("password_reset")))
+    # The mail goes out after the response, so no answer waits on an account's work.
+    service.request_reset(email, str(request.url_for("password_reset")), database, tasks)
     # The same answer whether or not the address has an account.
     flash(request, "info", "If that address has an account, a reset link is on its way.")
     return RedirectResponse(request.url_for("login").path, status_code=303)
@@ -217,18 +223,30 @@ async def update_account(
 async def update_account_password(
     request: Request,
     templates: TemplatesDep,
+    settings: SettingsDep,
     service: AuthServiceDep,
     user: CurrentUser,
     current_password: Text,
     password: Text,
     password2: Text,
 ) -> Response:
+    context: dict[str, Any] = {"account": user}
     try:
         if password != password2:
             raise DomainError("The two new passwords differ.")
-        await service.change_password(user, current_password, password)
+        _user, token = await service.change_password(
+            user, current_password, password, client_ip(request)
+        )
     except DomainError as exc:
-        context = {"account": user, "password_error": exc.detail}
+        context["password_error"] = exc.detail
         return render(templates, request, "accounts/account.html", context, exc.status_code)
-    flash(request, "success", "Your password is changed.")
-    return RedirectResponse("/account", status_code=303)
+    except Throttled as exc:
+        context["password_error"] = TOO_MANY_FAILURES
+        refused = render(templates, request, "accounts/account.html", context, 429)
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
+    flash(request, "success", "Your password is changed. Your other sessions are signed out.")
+    response = RedirectResponse("/account", status_code=303)
+    # Every session of the user was revoked, this one included: it goes on with a new one.
+    set_session_cookie(response, token, settings)
+    return response

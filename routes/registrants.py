@@ -58,7 +58,7 @@ class _Card:
             "errors": errors or {},
             "saved": saved,
             "statuses": list(RegistrantStatus),
-            "photo_url": self.storage.url,
+            "photo_url": self.storage.link,  # None for no (or a bad) photo
             "can_change": True,  # only the change routes render a single card
         }
         response: Response = self.templates.TemplateResponse(
@@ -100,7 +100,7 @@ async def list_registrants(
         "status": status.value if status else "",
         "statuses": list(RegistrantStatus),
         "url": url,
-        "photo_url": storage.url,
+        "photo_url": storage.link,
         "can_change": user.has_perm("webinarregistrant.change"),
         "errors": {},
         "saved": "",

@@ -14,7 +14,7 @@ from fastmango.accounts.models import User
 from fastmango.errors import Conflict
 from fastmango.images import process_image
 from fastmango.orm import Page, Q, QuerySet, atomic, utcnow
-from fastmango.storage import Storage, StorageError, new_name
+from fastmango.storage import Storage, StorageError, is_storage_name, new_name
 from models import RegistrantStatus, Webinar, WebinarRegistrant
 from schemas import RegistrantCreate, RegistrantUpdate, WebinarSummary
 from services.product_service import check_page, parse_ordering
@@ -170,7 +170,10 @@ class WebinarService:
     async def remove_photo(
         self, registrant_id: int, storage: Storage, actor: User | None = None
     ) -> WebinarRegistrant:
-        """Clear the registrant's photo, then delete its file (no photo: nothing happens)."""
+        """Clear the registrant's photo, then delete its file (no photo: nothing happens).
+
+        A value that is not a storage name is cleared too, with no file deleted.
+        """
         registrant = await WebinarRegistrant.objects.get_or_404(id=registrant_id)
         previous = registrant.photo
         if previous is None:
@@ -188,6 +191,11 @@ class WebinarService:
         # The row is already right; a file left behind wastes space but breaks nothing, so a
         # storage outage is logged for the operator rather than failing the user's change.
         if name is None:
+            return
+        if not is_storage_name(name):
+            # A bad value left in the row (it cannot be written any more): it names no file
+            # of ours, and deleting "../../etc/passwd" is not something to try.
+            logger.warning("Stored photo %r was not a storage name; no file deleted", name)
             return
         try:
             await storage.delete(name)

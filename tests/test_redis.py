@@ -44,16 +44,17 @@ async def two_instances(
 async def test_redis_throttle_counts_and_expires(redis: Redis) -> None:
     throttle = LoginThrottle(RedisStore(redis, window=2), max_failures=3, window=2)
     for _ in range(3):
-        await throttle.check("a@example.com", "10.0.0.1")
-        await throttle.failed("a@example.com", "10.0.0.1")
+        await throttle.reserve("a@example.com", "10.0.0.1")  # never succeeded: failures
     with pytest.raises(Throttled) as refused:
-        await throttle.check("a@example.com", "10.0.0.9")
+        await throttle.reserve("a@example.com", "10.0.0.9")
     assert 1 <= refused.value.retry_after <= 2
     assert 0 < await redis.ttl("fastmango:throttle:account:a@example.com") <= 2
-    await throttle.succeeded("A@example.com")
-    with pytest.raises(Throttled):  # the IP is still over the limit
-        await throttle.check("b@example.com", "10.0.0.1")
-    await throttle.check("a@example.com", "10.0.0.2")
+    with pytest.raises(Throttled):  # the IP is over the limit too
+        await throttle.reserve("b@example.com", "10.0.0.1")
+    ok = await throttle.reserve("c@example.com", "10.0.0.2")
+    await throttle.succeeded(ok)
+    assert not await redis.exists("fastmango:throttle:account:c@example.com")
+    assert await redis.zcard("fastmango:throttle:ip:10.0.0.2") == 0  # its slot given back
 
 
 async def test_tokens_live_in_redis_and_work_on_every_instance(

@@ -26,6 +26,7 @@ from fastmango.storage import (
     StorageError,
     build_storage,
     check_name,
+    is_storage_name,
     new_name,
 )
 from main import create_app
@@ -123,6 +124,32 @@ async def test_local_refuses_traversal(local: LocalStorage, tmp_path: Path) -> N
         with pytest.raises(ValueError, match="Unsafe"):
             local.url(name)
     assert not (tmp_path / "outside.txt").exists()
+
+
+async def test_local_refuses_a_link_that_leads_out_of_the_root(
+    local: LocalStorage, tmp_path: Path
+) -> None:
+    # A valid name, but the folder it names is a symlink to somewhere else.
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("outside the media root")
+    (local.root / "registrants").symlink_to(secret.parent, target_is_directory=True)
+    name = "registrants/secret.txt"
+    with pytest.raises(ValueError, match="leads outside the media folder"):
+        await local.read(name)
+    with pytest.raises(ValueError, match="leads outside the media folder"):
+        await local.save(name, b"x", "text/plain")
+    with pytest.raises(ValueError, match="leads outside the media folder"):
+        await local.delete(name)
+    assert secret.read_text() == "outside the media root"
+
+
+def test_link_is_none_for_no_file_or_a_name_that_is_not_one(local: LocalStorage) -> None:
+    assert local.link("registrants/a.webp") == "/media/registrants/a.webp"
+    assert is_storage_name("registrants/a.webp")
+    for name in [None, *UNSAFE_NAMES]:
+        assert local.link(name) is None
+        assert not is_storage_name(name)
 
 
 async def test_local_write_failures_are_storage_errors(tmp_path: Path) -> None:

@@ -6,12 +6,20 @@ import re
 from collections.abc import Iterable, Mapping
 
 from email_validator import EmailNotValidError, validate_email
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from fastmango.accounts.auth import hash_password, validate_password
-from fastmango.accounts.models import Group, GroupPermissionLink, Permission, User, UserGroupLink
+from fastmango.accounts.auth import hash_password_async, revoke_redis_tokens, validate_password
+from fastmango.accounts.models import (
+    AccessToken,
+    Group,
+    GroupPermissionLink,
+    Permission,
+    User,
+    UserGroupLink,
+)
 from fastmango.errors import Conflict, NotFound, ValidationError
 from fastmango.orm import Model, atomic, current_session
 
@@ -51,14 +59,52 @@ def normalize_email(email: str) -> str:
     return checked.normalized.lower()
 
 
+async def revoke_sessions(user_id: int, redis: Redis | None) -> None:
+    """Sign the user out everywhere: every browser session and API token, both the rows
+    in `access_tokens` and (when the app uses Redis) the keys in Redis.
+
+    The one place that does it, for a password change or reset, an account switched
+    off and a staff member demoted (in the admin).
+    """
+    await AccessToken.objects.filter(user_id=user_id).delete()
+    if redis is not None:
+        await revoke_redis_tokens(redis, user_id)
+
+
+async def insert_user(email: str, hashed_password: str, **fields: object) -> User:
+    """Insert a user whose `email` is normalised already; a taken email is a Conflict,
+    also when a concurrent insert wins the race after our check."""
+    message = f"A user with the email {email} already exists."
+    if await User.objects.filter(email=email).exists():
+        raise Conflict(message)
+    try:
+        # A savepoint (or its own transaction): a failed insert leaves the caller's
+        # transaction usable, which PostgreSQL would otherwise abort.
+        async with atomic():
+            user: User = await User.objects.create(
+                email=email, hashed_password=hashed_password, **fields
+            )
+    except IntegrityError:
+        # `from None`: the original message can carry the statement's parameters,
+        # password hash included. Only the unique email is mapped; anything else
+        # is a real fault and goes on.
+        if await User.objects.filter(email=email).exists():
+            raise Conflict(message) from None
+        raise
+    return user
+
+
 class AccountService:
     """Creates users and sets passwords under the password rules; keeps roles in shape.
 
     Writes commit when the method returns (each method is one transaction).
     """
 
-    def __init__(self, *, password_min_length: int = DEFAULT_PASSWORD_MIN_LENGTH) -> None:
+    def __init__(
+        self, *, password_min_length: int = DEFAULT_PASSWORD_MIN_LENGTH, redis: Redis | None = None
+    ) -> None:
         self.password_min_length = password_min_length
+        self.redis = redis  # where sessions live besides the database, to revoke them
 
     def check_password(self, password: str, email: str = "") -> None:
         """Raise ValidationError naming every password rule `password` breaks."""
@@ -80,23 +126,15 @@ class AccountService:
         email = normalize_email(email)
         if validate:
             self.check_password(password, email)
-        if await User.objects.filter(email=email).exists():
-            raise Conflict(f"A user with the email {email} already exists.")
-        try:
-            user: User = await User.objects.create(
-                email=email,
-                hashed_password=hash_password(password),
-                full_name=full_name.strip(),
-                is_staff=is_staff,
-                is_superuser=is_superuser,
-                is_active=is_active,
-                is_verified=is_verified,
-            )
-        except IntegrityError:
-            # Lost a race with another insert. `from None`: the original message
-            # carries the statement's parameters, password hash included.
-            raise Conflict(f"A user with the email {email} already exists.") from None
-        return user
+        return await insert_user(
+            email,
+            await hash_password_async(password),
+            full_name=full_name.strip(),
+            is_staff=is_staff,
+            is_superuser=is_superuser,
+            is_active=is_active,
+            is_verified=is_verified,
+        )
 
     async def get_user(self, email: str) -> User:
         """The user with this email (any case); NotFound otherwise."""
@@ -106,12 +144,14 @@ class AccountService:
         return user
 
     async def set_password(self, email: str, password: str, *, validate: bool = True) -> User:
-        """Store a new argon2 hash for the user with this email."""
+        """Store a new argon2 hash for the user with this email and sign them out
+        everywhere (Redis sessions too when this service was given the client)."""
         user = await self.get_user(email)
         if validate:
             self.check_password(password, user.email)
-        user.hashed_password = hash_password(password)
+        user.hashed_password = await hash_password_async(password)
         saved: User = await user.save()
+        await revoke_sessions(_pk(saved), self.redis)
         return saved
 
     async def ensure_permissions(self) -> int:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from wtforms import Form, PasswordField, validators  # type: ignore[import-untyped]
 
-from fastmango.accounts.account_service import AccountService, normalize_email
+from fastmango.accounts.account_service import AccountService, normalize_email, revoke_sessions
 from fastmango.accounts.auth import hash_password_async
 from fastmango.accounts.models import AuditLog, Group, User
 from fastmango.admin import admin
@@ -29,6 +30,8 @@ class UserAdmin(admin.ModelAdmin):
     readonly_fields = ("last_login", "created_at", "updated_at")
     ordering = ("email",)
     superuser_only = True
+    # Switching one of these off takes access away: the user's sessions and tokens go too.
+    access_flags = ("is_active", "is_staff", "is_superuser")
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         form = await super().scaffold_form(rules)
@@ -60,6 +63,22 @@ class UserAdmin(admin.ModelAdmin):
             request.state.admin_password_changed = True
         elif is_created:
             raise ValueError("Set a password for the new user.")
+        # Read here, before sqladmin copies `data` onto the row.
+        lost_access = any(
+            getattr(obj, flag) and not data.get(flag, getattr(obj, flag))
+            for flag in self.access_flags
+        )
+        request.state.admin_revoke_sessions = not is_created and (bool(password) or lost_access)
+
+    async def after_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> Response | None:
+        response = await super().after_model_change(data, model, is_created, request)
+        # After the commit, so no request can read the old flags and get a new token
+        # that outlives them (the flags are also checked on every request).
+        if getattr(request.state, "admin_revoke_sessions", False):
+            await revoke_sessions(model.id, request.app.state.redis)
+        return response
 
     def extra_changes(self, request: Request) -> dict[str, Any]:
         # Which fields changed, never the values: the hash stays out of the log too.

@@ -5,7 +5,8 @@ login. Hashing takes tens of milliseconds of CPU, so it always runs in a worker
 thread, never on the event loop.
 
 Sessions and API tokens are fastapi-users strategies: rows in `access_tokens`
-(only a digest stored) or keys in Redis when REDIS_URL is set. Both are revoked
+(only a digest stored) or keys in Redis when REDIS_URL is set, with a per-user
+index so that all of a user's tokens can be revoked at once. Both are revoked
 on logout, unlike a bare JWT.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
+import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
@@ -27,6 +30,7 @@ from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from pwdlib.hashers.bcrypt import BcryptHasher
+from redis.asyncio import Redis
 from sqlalchemy import select, union
 from sqlmodel import col
 
@@ -47,6 +51,8 @@ from fastmango.orm import current_session, instance_info
 password_hash = PasswordHash((Argon2Hasher(), BcryptHasher()))
 SESSION_COOKIE = "fastmango_session"
 TOKEN_KEY_PREFIX = "fastmango:token:"  # noqa: S105 (a Redis key prefix)
+# A sorted set per user: its live tokens, scored by when each expires.
+USER_TOKENS_PREFIX = "fastmango:user-tokens:"
 # Verified against for unknown emails, so a miss takes as long as a wrong password.
 _DUMMY_HASH = password_hash.hash("fastmango-timing-equaliser")
 
@@ -179,6 +185,51 @@ class HashedAccessTokenDatabase(AccessTokenDatabase[AccessToken]):
         await AccessToken.objects.filter(token=access_token.token).delete()
 
 
+class IndexedRedisStrategy(RedisStrategy[User, int]):
+    """fastapi-users' RedisStrategy that also lists each user's tokens in a sorted set,
+    written in the same transaction as the token, so `revoke_redis_tokens` finds them all."""
+
+    def __init__(self, redis: Redis, lifetime_seconds: int) -> None:
+        super().__init__(redis, lifetime_seconds, key_prefix=TOKEN_KEY_PREFIX)
+        self.lifetime = lifetime_seconds
+
+    async def write_token(self, user: User) -> str:
+        token = secrets.token_urlsafe()
+        index = f"{USER_TOKENS_PREFIX}{user.id}"
+        now = time.time()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{TOKEN_KEY_PREFIX}{token}", str(user.id), ex=self.lifetime)
+            pipe.zremrangebyscore(index, "-inf", now)  # tokens that expired by themselves
+            pipe.zadd(index, {token: now + self.lifetime})
+            pipe.expire(index, self.lifetime)  # the newest token outlives the others
+            await pipe.execute()
+        return token
+
+    async def destroy_token(self, token: str, user: User) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{TOKEN_KEY_PREFIX}{token}")
+            pipe.zrem(f"{USER_TOKENS_PREFIX}{user.id}", token)
+            await pipe.execute()
+
+
+# One script, so a token written while the set is read cannot escape the revocation.
+_REVOKE_ALL = """
+local tokens = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, token in ipairs(tokens) do
+    redis.call('DEL', ARGV[1] .. token)
+end
+redis.call('DEL', KEYS[1])
+return #tokens
+"""
+
+
+async def revoke_redis_tokens(redis: Redis, user_id: int) -> int:
+    """Delete every token IndexedRedisStrategy issued to the user; returns how many."""
+    revoke = redis.register_script(_REVOKE_ALL)
+    count: int = await revoke(keys=[f"{USER_TOKENS_PREFIX}{user_id}"], args=[TOKEN_KEY_PREFIX])
+    return count
+
+
 async def get_user_db(session: SessionDep) -> SQLAlchemyUserDatabase[User, int]:
     return SQLAlchemyUserDatabase(session, User)
 
@@ -197,7 +248,7 @@ async def get_strategy(request: Request) -> Strategy[User, int]:
     settings: BaseSettings = request.app.state.settings
     redis = request.app.state.redis
     if redis is not None:
-        return RedisStrategy(redis, settings.session_lifetime_seconds, key_prefix=TOKEN_KEY_PREFIX)
+        return IndexedRedisStrategy(redis, settings.session_lifetime_seconds)
     return DatabaseStrategy(HashedAccessTokenDatabase(), settings.session_lifetime_seconds)
 
 

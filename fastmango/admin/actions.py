@@ -24,6 +24,7 @@ from fastmango.accounts.audit_service import AuditService, diff, snapshot
 from fastmango.accounts.models import AuditAction
 from fastmango.admin.audit import actor
 from fastmango.orm import QuerySet, atomic
+from fastmango.orm.exceptions import FieldError
 from fastmango.web.csrf import HEADER as CSRF_HEADER
 
 ActionFunction = Callable[[Any, Request, QuerySet[Any]], Awaitable[str | None]]
@@ -94,15 +95,16 @@ async def run_action(view: Any, request: Request, function: AdminAction) -> Resp
     # Bytes: compare_digest refuses str with non-ASCII characters (a header may carry them).
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(403, "CSRF check failed: reload the page and retry.")
-    try:
-        pks = [int(pk) for pk in request.query_params.get("pks", "").split(",") if pk]
-    except ValueError:
-        raise HTTPException(400, "Invalid selection.") from None
+    pks = [pk for pk in request.query_params.get("pks", "").split(",") if pk]
     if pks:
         pk_name = view.pk_columns[0].key
-        message = await function(
-            view, request, view.model.objects.filter(**{f"{pk_name}__in": pks})
-        )
+        try:
+            # The ORM coerces each id to the key column's type and range: a value no row
+            # can have (not a number, too large for the column, a NUL) is refused here.
+            selected = view.model.objects.filter(**{f"{pk_name}__in": pks})
+        except FieldError:
+            raise HTTPException(400, "Invalid selection.") from None
+        message = await function(view, request, selected)
         if message:
             Flash.success(request, message)
         await view.drop_cached(request)

@@ -18,6 +18,8 @@ from fastmango.accounts.audit_service import AuditService, diff, snapshot
 from fastmango.accounts.models import AuditAction, User
 from fastmango.admin.labels import label_for
 from fastmango.orm import current_session
+from fastmango.orm.exceptions import FieldError
+from fastmango.orm.lookups import coerce
 
 _PENDING = "admin_audit_before"
 
@@ -36,6 +38,7 @@ def validate(model_class: type[Any], row: Any, data: dict[str, Any]) -> None:
         if relation.direction is MANYTOONE and data.get(relation.key):
             for column in relation.local_columns:
                 values[column.key] = data[relation.key]
+    problems: list[str] = []
     try:
         model_class.model_validate(values)
     except PydanticValidationError as exc:
@@ -44,8 +47,15 @@ def validate(model_class: type[Any], row: Any, data: dict[str, Any]) -> None:
             for error in exc.errors()
             if error["loc"] and error["loc"][0] in data
         ]
-        if problems:
-            raise ValueError("; ".join(problems)) from None
+    # What the model allows but the column cannot hold (an integer beyond INTEGER): the
+    # driver's error would name the statement, and differ between SQLite and PostgreSQL.
+    for key in data.keys() & mapper.column_attrs.keys():
+        try:
+            coerce(mapper.columns[key], data[key], key)
+        except FieldError as exc:
+            problems.append(f"{key}: {exc.detail}")
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def snapshot_with_relations(obj: Any) -> dict[str, Any]:

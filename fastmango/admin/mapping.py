@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from fastmango.accounts.audit_service import SECRET_FIELDS
+from fastmango.admin.files import file_fields, file_link
 
 if TYPE_CHECKING:
     from fastmango.admin.options import ModelAdmin
@@ -136,6 +137,14 @@ def _label(name: str) -> str:
     return "ID" if name == "id" else name.replace("_", " ").capitalize()
 
 
+def readonly_fields(admin: type[ModelAdmin], model: type[Any]) -> tuple[str, ...]:
+    """The admin's read-only fields plus every file field: a storage name is never typed in
+    (uploads go through the service, which makes the name)."""
+    declared = tuple(admin.readonly_fields)
+    files = (name for name in file_fields(model) if name not in {*declared, *admin.exclude})
+    return declared + tuple(files)
+
+
 def sqladmin_options(admin: type[ModelAdmin], model: type[Any]) -> dict[str, Any]:
     """sqladmin's class attributes for a checked ModelAdmin."""
     mapper = _mapper(model)
@@ -144,7 +153,7 @@ def sqladmin_options(admin: type[ModelAdmin], model: type[Any]) -> dict[str, Any
     list_display = list(admin.list_display) or [pk_name]
     secrets = sorted(SECRET_FIELDS & set(mapper.attrs.keys()))
     excluded = {*admin.exclude, *secrets}
-    readonly = list(admin.readonly_fields)
+    readonly = list(readonly_fields(admin, model))
     # Columns, relations, then what is only shown (sqladmin puts relations first).
     form_fields = [
         name
@@ -171,6 +180,10 @@ def sqladmin_options(admin: type[ModelAdmin], model: type[Any]) -> dict[str, Any
         "column_filters": [_filter_for(model, name) for name in admin.list_filter],
         "page_size": admin.list_per_page,
         "page_size_options": sorted({admin.list_per_page, 25, 50, 100}),
+        "column_formatters_detail": {
+            **dict.fromkeys(file_fields(model), file_link),
+            **admin.column_formatters_detail,
+        },
         "form_columns": form_fields,
         # Shown on the edit form only; on_model_change drops any value posted for them.
         "form_create_rules": [name for name in form_fields if name not in readonly],

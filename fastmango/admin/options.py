@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqladmin import ModelView
 from sqladmin.exceptions import ImproperlyConfigured
 from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.models import ModelViewMeta
+from sqladmin.pagination import Pagination
 from sqlalchemy import Select, Subquery, func, select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fastmango.admin import audit
+from fastmango.admin import audit, guard
 from fastmango.admin.actions import AdminAction, action, action_methods
 from fastmango.admin.labels import LabelledConverter
-from fastmango.admin.mapping import check, sqladmin_options
+from fastmango.admin.mapping import check, readonly_fields, sqladmin_options
 from fastmango.orm import utcnow
 
 __all__ = ["ImproperlyConfigured", "ModelAdmin", "action", "register", "registry"]
@@ -137,6 +140,21 @@ class ModelAdmin(ModelView):
         """The permission actions (`view`, `change` ...) a custom @action needs, all of them."""
         return cls.action_permissions.get(action_name, ("change",))
 
+    # -- what sqladmin reads from the URL (see admin/guard.py and admin/files.py) ----------
+
+    def _stmt_by_identifier(self, identifier: str) -> Select[Any]:
+        # The one place sqladmin turns a URL's id into SQL (details, edit, delete, files).
+        return select(self.model).where(*guard.row_conditions(self.model, identifier))
+
+    async def get_object_filepath(self, identifier: str, column_name: str) -> Path:
+        # sqladmin's file routes would serve this path from disk; SiteAdmin answers them
+        # from storage instead, and nothing else may ever read a column as a path.
+        raise HTTPException(404, "There is no file here.")
+
+    async def list(self, request: Request) -> Pagination:
+        guard.check_list_query(self.model, self.get_filters(), request)
+        return await super().list(request)
+
 
 def register(model: type[Any]) -> Callable[[type[ModelAdmin]], type[ModelAdmin]]:
     """Django's `@admin.register(Model)`: check the options, build and record the view.
@@ -152,6 +170,8 @@ def register(model: type[Any]) -> Callable[[type[ModelAdmin]], type[ModelAdmin]]
             "__qualname__": admin_class.__qualname__,
             "__doc__": admin_class.__doc__,
             "permission_name": admin_class.permission_name or model.__name__.lower(),
+            # File fields are shown, never edited as text (on_model_change drops them).
+            "readonly_fields": readonly_fields(admin_class, model),
             **sqladmin_options(admin_class, model),
         }
         # sqladmin's metaclass reads these from the class body only.

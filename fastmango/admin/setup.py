@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from sqladmin import Admin
-from sqladmin.authentication import AuthenticationBackend
+from sqladmin.authentication import AuthenticationBackend, login_required
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from fastmango.accounts.auth import UserManager, get_strategy, request_token
 from fastmango.accounts.models import User
+from fastmango.admin.files import stored_file
 from fastmango.admin.labels import label_for, model_classes
 from fastmango.admin.options import registry
 from fastmango.admin.permissions import SitePermissions
@@ -90,6 +91,15 @@ class SiteAdmin(Admin):
         # posts to the site's /logout, which revokes the session token.
         return await self.templates.TemplateResponse(request, "sqladmin/logout.html")
 
+    # sqladmin's versions read the column's value as a path on disk (see admin/files.py).
+    @login_required
+    async def file_download(self, request: Request) -> Response:
+        return await stored_file(await self._file_access(request), request)
+
+    @login_required
+    async def file_preview(self, request: Request) -> Response:
+        return await stored_file(await self._file_access(request), request)
+
 
 def mount(app: FastAPI, settings: BaseSettings, database: Database) -> SiteAdmin:
     """Mount the admin at /admin with every registered view, on the app's one engine."""
@@ -109,7 +119,9 @@ def mount(app: FastAPI, settings: BaseSettings, database: Database) -> SiteAdmin
     # Inside the mount `request.app` is sqladmin's Starlette app: share the app's
     # state (settings, redis, templates) so auth.get_strategy and friends work there.
     site.admin.state = app.state
-    # With the database away, the admin answers with the site's 503 page too.
+    # Errors get the site's page (or JSON when asked for), as everywhere else; with the
+    # database away that is the site's 503 too.
+    site.admin.add_exception_handler(HTTPException, handlers.http_error)
     handlers.install_database_errors(site.admin)
     # sqladmin formats a related row by its exact class: every table, named by str().
     labels = dict.fromkeys(model_classes(), label_for)

@@ -3,7 +3,7 @@
 A project's `manage.py` is a few lines:
 
     from fastmango.management import execute_from_command_line
-    from settings import get_settings
+    from fastmango.conf import get_settings
 
     execute_from_command_line(get_settings)
 

@@ -16,6 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from fastmango.checks import ImproperlyConfigured, startup_settings
+from fastmango.checks import (
+    settings_error as settings_error,  # re-exported: management.check uses it
+)
 from fastmango.conf import BaseSettings, get_settings
 from fastmango.db import Database
 from fastmango.errors import DomainError
@@ -47,18 +51,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code=code)
 
 
-def settings_error(exc: pydantic.ValidationError | ArgumentError) -> str:
-    """Why the settings did not load, naming each bad setting but never its value."""
-    if isinstance(exc, ArgumentError):
-        return "DATABASE_URL is not a valid database URL."
-    # include_input=False: the rejected value may be a URL with a password in it.
-    problems = "; ".join(
-        f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-        for e in exc.errors(include_input=False, include_url=False)
-    )
-    return f"Invalid settings: {problems}"
-
-
 @overload
 def load_settings() -> BaseSettings: ...
 @overload
@@ -75,6 +67,15 @@ def load_settings(kind: type[BaseSettings] = BaseSettings) -> BaseSettings:
     if not isinstance(settings, kind):
         fail(f"The configured settings are not a {kind.__name__}: see manage.py.")
     return settings
+
+
+def load_startup_settings() -> BaseSettings:
+    """The settings for commands that serve or deploy the app (runserver, prestart):
+    refused, with the app's own message and a non-zero exit, where the app would refuse."""
+    try:
+        return startup_settings(get_settings)
+    except ImproperlyConfigured as exc:
+        fail(str(exc))
 
 
 @contextmanager

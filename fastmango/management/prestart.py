@@ -23,7 +23,7 @@ from fastmango.conf import BaseSettings
 from fastmango.db import Database, DatabaseUnavailable
 from fastmango.errors import DomainError
 from fastmango.logging_setup import configure_logging
-from fastmango.management.common import fail, load_settings, run_with_database
+from fastmango.management.common import fail, load_startup_settings, run_with_database
 
 logger = logging.getLogger("fastmango.prestart")
 # Any fixed 64-bit number: every instance of this project takes the same lock.
@@ -104,7 +104,8 @@ def prestart(
     ] = 60,
 ) -> None:
     """Wait for the database, apply migrations, create the first superuser (deploy step)."""
-    settings = migrations.migration_settings(load_settings())
+    # A deploy step: refused where the app would refuse, before it touches the database.
+    settings = migrations.migration_settings(load_startup_settings())
     configure_logging(settings)  # JSON lines in production, like the server's
     try:
         credentials = _superuser_credentials(settings)

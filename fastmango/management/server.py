@@ -14,7 +14,7 @@ import uvicorn
 
 from fastmango.conf import BaseSettings
 from fastmango.logging_setup import configure_logging
-from fastmango.management.common import fail, info, load_settings
+from fastmango.management.common import fail, info, load_startup_settings
 
 logger = logging.getLogger("fastmango.server")
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (a container's port is published by the platform)
@@ -75,7 +75,8 @@ def runserver(
     ] = False,
 ) -> None:
     """Run the web server (the development server unless --prod)."""
-    settings = load_settings()  # fail here, with a clear message, on bad settings
+    # Refused here, with the app's own message, not by a traceback from uvicorn's import.
+    settings = load_startup_settings()
     configure_logging(settings)
     if prod:
         if reload:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastmango.db import DatabaseUnavailable
+from fastmango.db import DatabaseUnavailable, is_unavailable
 from fastmango.errors import DomainError, NotAuthenticated, TooManyRequests
 
 logger = logging.getLogger("fastmango.errors")
@@ -37,6 +37,7 @@ _CODES = {
 }
 SERVER_ERROR = "Something went wrong on our side."
 UNAVAILABLE = "The service is briefly unavailable. Please try again in a moment."
+RETRY_AFTER = "5"  # seconds; a database restart or failover is usually over by then
 
 
 def wants_json(request: Request) -> bool:
@@ -112,7 +113,17 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, status, f"Invalid input: {fields}", "invalid", errors)
 
 
+def unavailable_response(request: Request, exc: BaseException) -> Response:
+    """503 with Retry-After for a database that is away; a warning line, no traceback."""
+    # Our own message or the class name: driver messages can name hosts.
+    reason = str(exc) if isinstance(exc, DatabaseUnavailable) else type(exc).__name__
+    logger.warning("Database unavailable on %s %s: %s", request.method, request.url.path, reason)
+    return error_response(request, 503, UNAVAILABLE, headers={"Retry-After": RETRY_AFTER})
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
+    if is_unavailable(exc):
+        return unavailable_response(request, exc)
     # Logged with the traceback for the operator; the user sees a plain page.
     logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, SERVER_ERROR)
@@ -120,27 +131,25 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 async def database_error(request: Request, exc: Exception) -> Response:
     """503 while the database is away (the next request may find it back); else a 500."""
-    lost = isinstance(exc, DatabaseUnavailable | TimeoutError | SQLAlchemyTimeoutError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-    if not lost:
-        return await server_error(request, exc)
-    # Our own message or the class name: driver messages can name hosts.
-    reason = str(exc) if isinstance(exc, DatabaseUnavailable) else type(exc).__name__
-    logger.warning("Database unavailable on %s %s: %s", request.method, request.url.path, reason)
-    return error_response(request, 503, UNAVAILABLE, headers={"Retry-After": "5"})
+    return await server_error(request, exc)
 
 
 class ServerErrorPageMiddleware:
-    """Sends the 500 page from inside the middleware stack, then lets the error go on.
+    """Answers errors that escape the handlers from inside the middleware stack.
 
-    Starlette answers an unhandled error outside every middleware, so that page would
-    miss the security headers and the request id. The error still reaches Starlette
-    (which logs it through `server_error`) and the server; its page is not sent twice.
+    A database that is away is expected (a restart, a failover): wherever its error is
+    raised (a middleware, a dependency, committing or closing the request's session after
+    the handler returned) the client gets the 503 page unless an answer already went out,
+    and the error stops here, logged as a warning. Any other error gets the 500 page
+    (except in DEBUG, which shows Starlette's traceback page) and goes on to Starlette
+    (which logs it through `server_error`) and the server; the page is not sent twice.
+    Starlette would answer outside every middleware, without the security headers and
+    the request id.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, debug: bool = False) -> None:
         self.app = app
+        self.debug = debug
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,12 +164,25 @@ class ServerErrorPageMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
-            if not started:
+        except Exception as exc:
+            unavailable = is_unavailable(exc)
+            if not started and (unavailable or not self.debug):
                 scope.setdefault("router", scope["app"].router)
-                response = error_response(Request(scope), 500, SERVER_ERROR)
+                request = Request(scope)
+                if unavailable:
+                    response = unavailable_response(request, exc)
+                else:
+                    response = error_response(request, 500, SERVER_ERROR)
                 await response(scope, receive, send)
-            raise
+            elif unavailable:
+                logger.warning(
+                    "Database unavailable after answering %s %s: %s",
+                    scope["method"],
+                    scope["path"],
+                    type(exc).__name__,
+                )
+            if not unavailable:
+                raise
 
 
 def install_database_errors(app: Starlette) -> None:

@@ -108,7 +108,7 @@ def install(app: FastAPI, settings: BaseSettings, database: Database) -> None:
         app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
     # Outermost: every response, the refusals above and the 500 page included, gets
     # the security headers and the request id, and is logged.
-    if not settings.debug:  # in DEBUG, Starlette's traceback page
-        app.add_middleware(ServerErrorPageMiddleware)
+    # In DEBUG, Starlette's traceback page for errors; the 503 for a lost database always.
+    app.add_middleware(ServerErrorPageMiddleware, debug=settings.debug)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(RequestLogMiddleware)
