@@ -9,10 +9,10 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # The locked versions, lock left as is (see the Makefile's note on why not `npm ci`).
 RUN npm install --no-save --no-audit --no-fund --loglevel=error
-COPY scripts/ scripts/
 COPY static/ static/
 COPY templates/ templates/
-RUN node scripts/build-assets.mjs
+COPY fastmango/ fastmango/
+RUN node fastmango/web/build-assets.mjs
 
 
 FROM python:3.11-slim-bookworm

@@ -59,10 +59,10 @@ $(VENV)/.ai-extra: pyproject.toml | $(VENV)/bin/python
 # Front-end files from the npm registry (lock file): Tailwind + daisyUI CSS built from the
 # templates, htmx, Alpine and our scripts, with content hashes, into static/dist (about 1 s).
 assets: node_modules/.package-lock.json
-	node scripts/build-assets.mjs
+	node fastmango/web/build-assets.mjs
 
 assets-watch: node_modules/.package-lock.json ## Rebuild static/dist whenever a template, style or script changes
-	node scripts/build-assets.mjs --watch
+	node fastmango/web/build-assets.mjs --watch
 
 # `npm install --no-save` installs the locked versions and never rewrites the lock. Not `npm ci`:
 # it insists that every platform's optional binary (Tailwind's oxide-*) be in the lock, and a

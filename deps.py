@@ -1,16 +1,14 @@
-"""Annotated dependencies shared by the routes."""
+"""Annotated dependencies shared by the routes: the project's services, and the
+framework's (re-exported, so a route imports every dependency from one place)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
-from fastapi.templating import Jinja2Templates
+from fastapi import Depends, Request
 
-from fastmango.accounts.auth import StrategyDep, UserManagerDep
-from fastmango.accounts.auth_service import AuthService
-from fastmango.db import Database, SessionDep
-from fastmango.storage import Storage
+from fastmango.accounts.deps import AuthServiceDep
+from fastmango.web.deps import DatabaseDep, IdPath, SessionDep, StorageDep, TemplatesDep
 from services import ProductService
 from services.chat_service import ChatService
 from services.search_service import SearchService
@@ -22,27 +20,8 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
-
-
-async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.db
-    return database
-
-
+# The project's Settings (its own keys typed); the framework's parts have their own deps.
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
-
-
-async def get_auth_service(
-    request: Request, manager: UserManagerDep, strategy: StrategyDep
-) -> AuthService:
-    state = request.app.state
-    return AuthService(manager, strategy, state.throttle, state.mailer)
-
-
-AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
 async def get_product_service(request: Request) -> ProductService:
@@ -77,18 +56,6 @@ async def get_chat_service(request: Request) -> ChatService:
 
 ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 
-
-async def get_storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
-
-
-# The upload backend made at startup (local disk or S3): save, delete, url(name).
-StorageDep = Annotated[Storage, Depends(get_storage)]
-# A primary key in a path: a 4xx for anything no row can have, before any query.
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
-TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
 
 __all__ = [
     "AuthServiceDep",

@@ -5,16 +5,15 @@
 
 from fastapi import APIRouter
 
+from fastmango.accounts import api as api_auth
+from fastmango.accounts import routes as accounts
+from fastmango.web import docs, health
 from routes import (
-    accounts,
-    api_auth,
     api_chat,
     api_products,
     api_search,
     api_webinars,
     chat,
-    docs,
-    health,
     pages,
     products,
     registrants,

@@ -24,9 +24,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from deps import ChatServiceDep, IdPath
 from fastmango.accounts.auth import CurrentUser
+from fastmango.web.api import Paged, cached_get, errors, etag_json, json_created, strict_query
 from markdown_html import render_markdown
 from models import Message
-from routes.api_common import Paged, cached_get, errors, etag_json, json_created, strict_query
 from schemas import (
     ChatSource,
     ConversationCreate,

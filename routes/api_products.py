@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from deps import IdPath, ProductServiceDep
 from fastmango.accounts.auth import require_perm
 from fastmango.accounts.models import User
-from routes.api_common import (
+from fastmango.web.api import (
     Paged,
     cached_get,
     errors,

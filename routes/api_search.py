@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from deps import SearchServiceDep
-from routes.api_common import ErrorOut, cached_get, etag_json, strict_query
+from fastmango.web.api import ErrorOut, cached_get, etag_json, strict_query
 from schemas import VISIBLE, ProductPublic
 from services.search_service import MAX_LIMIT, MAX_QUERY_LENGTH
 

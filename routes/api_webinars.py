@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from deps import IdPath
 from fastmango.accounts.auth import require_perm
 from fastmango.accounts.models import User
-from models import RegistrantStatus
-from routes.api_common import (
+from fastmango.web.api import (
     Paged,
     cached_get,
     errors,
@@ -19,6 +18,7 @@ from routes.api_common import (
     ordering_pattern,
     strict_query,
 )
+from models import RegistrantStatus
 from schemas import (
     NO_NUL,
     RegistrantCreate,

@@ -14,9 +14,9 @@ from fastmango.accounts.auth import OptionalUser, get_optional_user, require_per
 from fastmango.accounts.models import User
 from fastmango.orm import Page
 from fastmango.web.flash import flash
+from fastmango.web.forms import query_string, read_form, validate
 from fastmango.web.templating import render_page, wants_partial
 from models import Product
-from routes.forms import query_string, read_form, validate
 from schemas import ProductCreate, ProductUpdate
 from services.embeddings import EmbeddingUnavailable
 from services.search_service import MAX_LIMIT, SearchHit, SearchService

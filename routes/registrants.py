@@ -17,9 +17,9 @@ from fastmango.accounts.models import User
 from fastmango.errors import PayloadTooLarge, ValidationError
 from fastmango.storage import Storage
 from fastmango.web.flash import flash
+from fastmango.web.forms import field_errors, query_string
 from fastmango.web.templating import render_page, wants_partial
 from models import RegistrantStatus, WebinarRegistrant
-from routes.forms import field_errors, query_string
 from schemas import RegistrantUpdate
 from services import WebinarService
 from services.export import csv_rows

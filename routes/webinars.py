@@ -11,8 +11,8 @@ from deps import IdPath, TemplatesDep
 from fastmango.accounts.auth import get_optional_user
 from fastmango.errors import Conflict
 from fastmango.web.flash import flash
+from fastmango.web.forms import read_form, validate
 from fastmango.web.templating import render_page
-from routes.forms import read_form, validate
 from schemas import RegistrantCreate
 from services import WebinarService
 

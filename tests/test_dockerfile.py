@@ -151,7 +151,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pa
     copy_context(app)
     (app / "node_modules").symlink_to(ROOT / "node_modules")
     build = command_of(assets.all("RUN")[-1])
-    assert build == "node scripts/build-assets.mjs"
+    assert build == "node fastmango/web/build-assets.mjs"
     subprocess.run(["sh", "-c", build], cwd=app, check=True, capture_output=True)
     (app / "node_modules").unlink()
 

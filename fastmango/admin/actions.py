@@ -4,7 +4,7 @@ An action is `async def f(modeladmin, request, queryset) -> message | None`, dec
 with `@admin.action(description=..., permissions=("change",))` and listed in a
 ModelAdmin's `actions`. sqladmin serves actions as GET routes, which the CSRF
 middleware lets through, so the runner checks the `X-CSRF-Token` header itself
-(static/admin/admin.js sends it; a cross-site link or image cannot).
+(fastmango/admin/static/admin.js sends it; a cross-site link or image cannot).
 """
 
 from __future__ import annotations

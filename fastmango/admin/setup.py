@@ -8,6 +8,7 @@ site's session cookie is the admin session, and signing out is the site's logout
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from fastmango.accounts.auth import UserManager, get_strategy, request_token
 from fastmango.accounts.models import User
@@ -31,6 +33,8 @@ from fastmango.db import Database
 from fastmango.orm import current_session
 from fastmango.web import handlers
 
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 NOT_STAFF = "Your account has no access to the admin: it is for staff members only."
 
 
@@ -103,6 +107,9 @@ class SiteAdmin(Admin):
 
 def mount(app: FastAPI, settings: BaseSettings, database: Database) -> SiteAdmin:
     """Mount the admin at /admin with every registered view, on the app's one engine."""
+    # The admin's own scripts (CSRF header, flash toasts); files, since the CSP allows
+    # no inline script.
+    app.mount("/admin-static", StaticFiles(directory=STATIC_DIR), name="admin_site_static")
     site = SiteAdmin(
         app,
         # The app's engine; a factory of its own because sqladmin reconfigures the
@@ -110,8 +117,8 @@ def mount(app: FastAPI, settings: BaseSettings, database: Database) -> SiteAdmin
         session_maker=async_sessionmaker(database.engine, expire_on_commit=False),
         base_url="/admin",
         title=f"{settings.site_name} admin",
-        # The project's overrides of sqladmin's pages (templates/admin/sqladmin).
-        templates_dir=str(settings.base_dir / "templates" / "admin"),
+        # Our versions of some of sqladmin's pages (the site's CSRF token, flash messages).
+        templates_dir=str(TEMPLATES_DIR),
         authentication_backend=SiteAuthentication(),
         authorization_backend=SitePermissions(),
         debug=settings.debug,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+
+logger = logging.getLogger("fastmango.assets")
 
 
 class Assets:
@@ -19,6 +22,7 @@ class Assets:
         self.reload = reload
         self.mtime = 0.0
         self.manifest: dict[str, str] = {}
+        self.warned: set[str] = set()
         self._load()
 
     def _load(self) -> None:
@@ -37,5 +41,16 @@ class Assets:
             self._load()
         hashed = self.manifest.get(name)
         if hashed is None:
-            raise LookupError(f"{name} is not built: run `make assets`")
+            # Not built yet: the page still renders (unstyled) and says how to build,
+            # see `missing`; never a 500 for a missing front-end file.
+            if name not in self.warned:
+                self.warned.add(name)
+                logger.warning("%s is not built: run `make assets`", name)
+            return f"/static/dist/{name}"
         return f"/static/dist/{hashed}"
+
+    def missing(self) -> bool:
+        """No build found (templates show how to make one)."""
+        if self.reload:
+            self._load()
+        return not self.manifest

@@ -3,7 +3,7 @@
 The site's pages load only our own files (Alpine's CSP build, htmx without eval, no
 inline scripts or styles), so the policy allows 'self' and nothing inline. So do
 `/docs` (Swagger UI started by static/js/swagger-init.js) and `/admin` (sqladmin's one
-inline script, the flash toasts, replaced by static/admin/toasts.js). One area needs
+inline script, the flash toasts, replaced by fastmango/admin/static/toasts.js). One area needs
 more, and only under its own path:
 
 - `/redoc`: ReDoc writes its styles into <style> elements (styled-components) and runs its

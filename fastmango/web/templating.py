@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from fastmango.apps import apps
 from fastmango.conf import BaseSettings
 from fastmango.web.assets import Assets
 from fastmango.web.flash import pop_messages
@@ -22,15 +25,31 @@ def request_context(request: Request) -> dict[str, Any]:
     }
 
 
+def template_dirs(settings: BaseSettings) -> list[Path]:
+    """Where templates are looked up, first match wins (Django's APP_DIRS): the project's
+    `templates/`, then each installed app's `templates/` folder, then the framework's."""
+    dirs = [settings.base_dir / "templates"]
+    for config in apps:
+        module = importlib.import_module(config.name) if config.name else None
+        folder = Path(module.__file__).parent / "templates" if module and module.__file__ else None
+        if folder is not None and folder.is_dir():
+            dirs.append(folder)
+    dirs.append(Path(__file__).resolve().parent / "templates")
+    return dirs
+
+
 def build_templates(settings: BaseSettings, assets: Assets) -> Jinja2Templates:
     templates = Jinja2Templates(
-        directory=str(settings.base_dir / "templates"), context_processors=[request_context]
+        directory=template_dirs(settings), context_processors=[request_context]
     )
     # Outside DEBUG, templates do not change while the app runs: no stat() per render.
     templates.env.auto_reload = settings.debug
     # Values fixed for the life of the app are globals, not per-request processors.
     templates.env.globals.update(
-        site_name=settings.site_name, debug=settings.debug, asset=assets.url
+        site_name=settings.site_name,
+        debug=settings.debug,
+        asset=assets.url,
+        assets_missing=assets.missing,
     )
     return templates
 

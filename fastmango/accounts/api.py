@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from deps import AuthServiceDep
 from fastmango.accounts.auth import CurrentUser, request_token, user_permissions
+from fastmango.accounts.deps import AuthServiceDep
+from fastmango.accounts.routes import client_ip
 from fastmango.accounts.throttle import Throttled
 from fastmango.errors import NotAuthenticated, ValidationError
-from routes.accounts import client_ip
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from deps import DatabaseDep
+from fastmango.web.deps import DatabaseDep
 
 router = APIRouter(prefix="/health", tags=["health"])
 logger = logging.getLogger("fastmango.health")

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from deps import AuthServiceDep, DatabaseDep, SettingsDep, TemplatesDep
 from fastmango.accounts.auth import (
     SESSION_COOKIE,
     CurrentUser,
@@ -16,11 +15,13 @@ from fastmango.accounts.auth import (
     get_optional_user,
     request_token,
 )
+from fastmango.accounts.deps import AuthServiceDep
 from fastmango.accounts.throttle import Throttled
+from fastmango.conf import BaseSettings
 from fastmango.errors import DomainError, NotAuthenticated, NotFound
 from fastmango.web.csrf import SESSION_KEY as CSRF_SESSION_KEY
+from fastmango.web.deps import DatabaseDep, SettingsDep, TemplatesDep
 from fastmango.web.flash import flash
-from settings import Settings
 
 # HTML for browsers: kept out of the API schema, which documents /api/v1.
 router = APIRouter(
@@ -40,7 +41,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target if not parts.scheme and not parts.netloc else default
 
 
-def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+def set_session_cookie(response: Response, token: str, settings: BaseSettings) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -1,16 +1,21 @@
-// Builds the front end we serve ourselves (no CDN) into static/dist/:
+// Builds a fastmango project's front end, served by the app itself (no CDN), into
+// static/dist/ of the project in the current directory:
 //   app.css   Tailwind 4 + daisyUI 5, from static/src/app.css and the classes in templates/
 //   htmx.js, alpine.js, swagger/redoc bundles: copied from node_modules (package-lock.json)
-//   our scripts in static/js/
+//   fastmango's scripts (fastmango/web/static/js/), then the project's (static/js/)
 // Every file gets a content hash in its name (so it can be cached for a year) and
 // manifest.json maps the logical name to the hashed one.
-// `node scripts/build-assets.mjs --watch` rebuilds when a template, style or script changes.
+// `node <fastmango>/web/build-assets.mjs --watch` (`make assets-watch`) rebuilds when a
+// template, style or script changes.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, rmSync, watch, writeFileSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 
-const root = new URL("..", import.meta.url).pathname;
+const root = process.cwd();
+// This file sits in fastmango/web/: the framework's scripts and templates are beside it.
+const web = new URL(".", import.meta.url).pathname;
+const framework = join(web, "..");
 const dist = join(root, "static", "dist");
 const vendor = {
   "htmx.js": "node_modules/htmx.org/dist/htmx.min.js",
@@ -24,12 +29,21 @@ const vendor = {
 
 function tailwind() {
   const cli = join(root, "node_modules", "@tailwindcss", "cli", "dist", "index.mjs");
-  const input = join(root, "static", "src", "app.css");
-  return execFileSync(process.execPath, [cli, "-i", input, "--minify"], {
-    cwd: root,
-    stdio: ["ignore", "pipe", "ignore"],
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  // The project's static/src/app.css, plus fastmango's own templates as a class source
+  // (wherever the framework is installed), written beside it so its paths still resolve.
+  const css = readFileSync(join(root, "static", "src", "app.css"), "utf8");
+  const base = readFileSync(join(web, "static", "css", "fastmango.css"), "utf8");
+  const input = join(root, "static", "src", ".build.css");
+  writeFileSync(input, `${css}\n@source "${framework}";\n${base}`);
+  try {
+    return execFileSync(process.execPath, [cli, "-i", input, "--minify"], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "ignore"],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } finally {
+    rmSync(input, { force: true });
+  }
 }
 
 function build() {
@@ -37,9 +51,11 @@ function build() {
   for (const [name, source] of Object.entries(vendor)) {
     contents[name] = readFileSync(join(root, source));
   }
-  const scripts = join(root, "static", "js");
-  for (const file of readdirSync(scripts).filter((f) => f.endsWith(".js"))) {
-    contents[file] = readFileSync(join(scripts, file));
+  // The framework's scripts (theme, htmx setup, base components), then the project's.
+  for (const scripts of [join(web, "static", "js"), join(root, "static", "js")]) {
+    for (const file of readdirSync(scripts).filter((f) => f.endsWith(".js"))) {
+      contents[file] = readFileSync(join(scripts, file));
+    }
   }
   contents["app.css"] = tailwind();
 
@@ -72,8 +88,8 @@ if (process.argv.includes("--watch")) {
       }
     }, 150);
   };
-  for (const dir of ["templates", "static/src", "static/js"]) {
-    watch(join(root, dir), { recursive: true }, rebuild);
+  for (const dir of [join(root, "templates"), framework, join(root, "static", "src"), join(root, "static", "js")]) {
+    watch(dir, { recursive: true }, rebuild);
   }
-  console.log("watching templates/, static/src/ and static/js/ (Ctrl-C to stop)");
+  console.log("watching templates/, static/src/, static/js/ and fastmango's files (Ctrl-C to stop)");
 }

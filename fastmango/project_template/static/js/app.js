@@ -1,0 +1,1 @@
+// The project's own scripts: Alpine components (Alpine.data) and page behaviour.
