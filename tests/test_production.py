@@ -24,7 +24,7 @@ import migrations
 from checks import deploy_checks
 from db import Database, DatabaseUnavailable
 from management import prestart
-from management.server import production_options
+from management.server import HeaderDeadlineProtocol, production_options
 from models import User
 from settings import Settings, get_settings
 from tests.conftest import PostgresFactory, make_settings
@@ -74,6 +74,7 @@ def test_good_settings_pass_every_deploy_check() -> None:
         ({"debug": True}, "security.E018"),
         ({"allowed_hosts": []}, "security.E020"),
         ({"allowed_hosts": ["*"]}, "security.W021"),
+        ({"forwarded_allow_ips": ["*"]}, "security.W023"),
         ({"allowed_hosts": ["localhost", "127.0.0.1"]}, "security.W022"),
         ({"session_cookie_secure": False}, "security.W012"),
         ({"secure_ssl_redirect": False}, "security.W008"),
@@ -201,18 +202,13 @@ def test_prod_server_never_reloads() -> None:
 
 
 def test_production_server_options_follow_settings() -> None:
-    settings = good(
-        port=9001,
-        web_concurrency=3,
-        forwarded_allow_ips=["10.0.0.0/8", "192.168.1.7"],
-        graceful_shutdown_seconds=7,
-    )
+    settings = good(port=9001, web_concurrency=3, graceful_shutdown_seconds=7)
     assert production_options(settings, None, None) == {
         "host": "0.0.0.0",  # noqa: S104 (in a container)
         "port": 9001,
         "workers": 3,
-        "proxy_headers": True,
-        "forwarded_allow_ips": ["10.0.0.0/8", "192.168.1.7"],
+        "http": HeaderDeadlineProtocol,  # REQUEST_HEADER_TIMEOUT for slow clients
+        "proxy_headers": False,  # the app reads them (request_guard.py), from the right
         "timeout_graceful_shutdown": 7,
         "reload": False,
         "access_log": False,
