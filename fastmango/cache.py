@@ -33,10 +33,16 @@ def _dump(value: Any) -> str:
 
 
 class MemoryCache:
-    """Per-process entries with an expiry time; expired ones are dropped on read."""
+    """Per-process entries with an expiry time; expired ones are dropped on read.
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    `clock` (seconds, monotonic) is what expiry is measured with; tests pass their own.
+    """
+
+    def __init__(
+        self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_entries = max_entries
+        self.clock = clock
         self._entries: dict[str, tuple[float, str]] = {}
 
     async def get(self, key: str) -> Any | None:
@@ -44,7 +50,7 @@ class MemoryCache:
         if entry is None:
             return None
         expires, raw = entry
-        if expires < time.monotonic():
+        if expires <= self.clock():
             self._entries.pop(key, None)
             return None
         return json.loads(raw)
@@ -52,7 +58,7 @@ class MemoryCache:
     async def set(self, key: str, value: Any, seconds: float) -> None:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # a crude bound; entries are cheap to recompute
-        self._entries[key] = (time.monotonic() + seconds, _dump(value))
+        self._entries[key] = (self.clock() + seconds, _dump(value))
 
     async def delete(self, *keys: str) -> None:
         for key in keys:

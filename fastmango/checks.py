@@ -167,6 +167,18 @@ def deploy_checks(settings: BaseSettings) -> list[CheckMessage]:
                 "List the host names explicitly.",
             )
         )
+    if "*" in settings.forwarded_allow_ips:
+        messages.append(
+            CheckMessage(
+                "security.W023",
+                Level.WARNING,
+                "FORWARDED_ALLOW_IPS contains '*': any host that reaches the app is believed "
+                "about the client's address and scheme.",
+                "List the proxy's addresses or network (Fly.io: 172.16.0.0/12 with "
+                "CLIENT_IP_HEADER=Fly-Client-IP; Railway: 100.64.0.0/10 with "
+                "CLIENT_IP_HEADER=X-Real-IP).",
+            )
+        )
     if settings.is_sqlite:
         messages.append(
             CheckMessage(

@@ -12,6 +12,7 @@ reads the environment. `configure()` names the project's class for the command l
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -99,8 +100,17 @@ class BaseSettings(PydanticBaseSettings):
     # Production server (`manage.py runserver --prod`)
     port: int = Field(default=8000, ge=1, le=65535)  # PORT, as hosting platforms set it
     web_concurrency: int = Field(default=1, ge=1, le=64)  # worker processes
-    # Proxies whose X-Forwarded-For/-Proto are believed (IPs or networks; "*": any).
+    # Proxies whose X-Forwarded-For/-Proto are believed (IPs or networks; "*": any peer,
+    # which check --deploy warns about). request_guard.ProxyHeadersMiddleware reads them.
     forwarded_allow_ips: CommaList = Field(default_factory=lambda: ["127.0.0.1"])
+    # A header those proxies set to the client's address, replacing any the client sent
+    # (Fly.io: Fly-Client-IP; Railway: X-Real-IP); None: X-Forwarded-For's last hop that
+    # is not a trusted proxy.
+    client_ip_header: str | None = None
+    # Seconds a client gets to send a request's line and headers, and in all to send its
+    # body; then the connection is closed (408). Slow clients hold no connection forever.
+    request_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    request_body_timeout: float = Field(default=60.0, gt=0, le=3600)
     # Seconds in-flight requests get to finish after SIGTERM.
     graceful_shutdown_seconds: int = Field(default=20, ge=0)
 
@@ -141,6 +151,23 @@ class BaseSettings(PydanticBaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network, nor *") from None
+        return value
+
+    @field_validator("client_ip_header", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        # CLIENT_IP_HEADER= (empty) in an env file means "none".
+        return value.strip() or None if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod

@@ -32,7 +32,7 @@ from fastmango.storage import S3Storage
 
 BUCKET = "fastmango-test"
 REGION = "us-east-1"
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ instances share, through the method's return type."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from fastmango.cache import Cache, RedisCache, cached
+from tests.clock import fake_clock, outlive
 
 
 class Summary(BaseModel):
@@ -31,10 +31,15 @@ class Catalogue:
             name=f"Lamp {product_id}", price=Decimal("19.90"), seen=datetime(2026, 1, 2, tzinfo=UTC)
         )
 
-    @cached(timeout=0.3)
+    @cached(timeout=60)
     async def names(self, category: str, limit: int = 3) -> list[str]:
         self.calls += 1
         return [f"{category} {n}" for n in range(limit)]
+
+    @cached(timeout=0.3, key="headline")
+    async def headline(self) -> str:
+        self.calls += 1
+        return f"Headline {self.calls}"
 
     @cached(timeout=60)
     async def maybe(self, found: bool) -> str | None:
@@ -60,7 +65,7 @@ async def test_results_come_back_as_their_type(cache: Cache) -> None:
     assert catalogue.calls == 2
 
 
-async def test_arguments_make_the_key_and_entries_expire(cache: Cache) -> None:
+async def test_arguments_make_the_key(cache: Cache) -> None:
     catalogue = Catalogue(cache)
     assert await catalogue.names("Books") == ["Books 0", "Books 1", "Books 2"]
     assert await catalogue.names("Books", limit=3) == ["Books 0", "Books 1", "Books 2"]
@@ -68,9 +73,19 @@ async def test_arguments_make_the_key_and_entries_expire(cache: Cache) -> None:
     assert await catalogue.names("Books", 2) == ["Books 0", "Books 1"]
     assert await catalogue.names("Tools") == ["Tools 0", "Tools 1", "Tools 2"]
     assert catalogue.calls == 3
-    await asyncio.sleep(0.4)
-    await catalogue.names("Books")
-    assert catalogue.calls == 4
+
+
+async def test_entries_expire_after_the_timeout(cache: Cache) -> None:
+    clock = fake_clock(cache)
+    catalogue = Catalogue(cache)
+    assert await catalogue.headline() == "Headline 1"
+
+    async def expired() -> bool:
+        return await cache.get("headline") is None
+
+    await outlive(clock, 0.3, expired)
+    assert await catalogue.headline() == "Headline 2"  # computed again
+    assert catalogue.calls == 2
 
 
 async def test_none_is_not_cached(cache: Cache) -> None:

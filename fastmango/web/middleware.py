@@ -1,7 +1,12 @@
-"""The middleware stack, outermost first: request log, security headers, 500 page, hosts,
-HTTPS, CORS, signed session, body limit, CSRF, database scope."""
+"""The middleware stack, outermost first: proxy headers, request log, security headers,
+error page, hosts, HTTPS, CORS, signed session, body limits, CSRF, database scope."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import NoReturn
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,7 +19,11 @@ from fastmango.conf import BaseSettings
 from fastmango.db import Database, DBSessionMiddleware
 from fastmango.web.csrf import CSRFMiddleware
 from fastmango.web.handlers import ServerErrorPageMiddleware, error_response
-from fastmango.web.request_guard import HostCheckMiddleware, HTTPSRedirectMiddleware
+from fastmango.web.request_guard import (
+    HostCheckMiddleware,
+    HTTPSRedirectMiddleware,
+    ProxyHeadersMiddleware,
+)
 from fastmango.web.request_log import RequestLogMiddleware
 from fastmango.web.security_headers import SecurityHeadersMiddleware
 
@@ -23,11 +32,18 @@ FORM_OVERHEAD = 1024 * 1024
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over the limit with 413 before any handler buffers them."""
+    """Refuse a body over the limit (413) or one that arrives too slowly (408) before any
+    handler buffers it; the connection is closed after the refusal.
 
-    def __init__(self, app: ASGIApp, *, max_body: int) -> None:
+    The time counted is the time spent waiting for the client's bytes, in all: a client
+    sending one byte now and then (or less than its Content-Length) cannot hold the
+    request open. Once the body is complete, waiting (for a disconnect) is unlimited.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body: int, read_timeout: float = 60.0) -> None:
         self.app = app
         self.max_body = max_body
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,40 +51,64 @@ class BodyLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(scope, send)
+            await _refuse(scope, send, 413, TOO_LARGE)
             return
         received = 0
+        waited = 0.0
+        complete = False
         started = False
+        refused = False
+
+        async def refuse(status: int, detail: str) -> NoReturn:
+            nonlocal refused
+            if not started:
+                refused = True
+                await _refuse(scope, send, status, detail)
+            raise _Refused
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, waited, complete
+            if complete:
+                return await receive()
+            began = time.monotonic()
+            try:
+                async with asyncio.timeout(self.read_timeout - waited):
+                    message = await receive()
+            except TimeoutError:
+                await refuse(408, TOO_SLOW)
+            waited += time.monotonic() - began
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise _TooLarge
+                    await refuse(413, TOO_LARGE)
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the client has its answer; the app's own comes too late
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(_Refused):  # answered by refuse() already
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._too_large(scope, send)
-
-    @staticmethod
-    async def _too_large(scope: Scope, send: Send) -> None:
-        scope.setdefault("router", scope["app"].router)
-        response = error_response(Request(scope), 413, "The request body is too large.")
-        await response(scope, _disconnected, send)
 
 
-class _TooLarge(Exception):
+TOO_LARGE = "The request body is too large."
+TOO_SLOW = "The request body did not arrive in time."
+
+
+class _Refused(Exception):
     pass
+
+
+async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
+    scope.setdefault("router", scope["app"].router)
+    response = error_response(Request(scope), status, detail)
+    # The rest of the body is not read: the connection cannot serve another request.
+    response.headers["Connection"] = "close"
+    await response(scope, _disconnected, send)
 
 
 async def _disconnected() -> Message:
@@ -86,7 +126,11 @@ def install(app: FastAPI, settings: BaseSettings, database: Database) -> None:
             request, status, detail, "csrf_failed" if status == 403 else None
         ),
     )
-    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_upload_size + FORM_OVERHEAD)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=settings.max_upload_size + FORM_OVERHEAD,
+        read_timeout=settings.request_body_timeout,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
@@ -112,3 +156,10 @@ def install(app: FastAPI, settings: BaseSettings, database: Database) -> None:
     app.add_middleware(ServerErrorPageMiddleware, debug=settings.debug)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(RequestLogMiddleware)
+    # Before everything else (the log, the HTTPS redirect, the throttles): the client's
+    # address and scheme as the trusted proxies report them.
+    app.add_middleware(
+        ProxyHeadersMiddleware,
+        trusted=settings.forwarded_allow_ips,
+        client_header=settings.client_ip_header,
+    )
