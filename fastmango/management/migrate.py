@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from fastmango import migrations
+from fastmango.accounts.account_service import AccountService
+from fastmango.apps import apps
 from fastmango.conf import BaseSettings
 from fastmango.db import Database
 from fastmango.management.common import (
@@ -55,6 +57,7 @@ async def _migrate(database: Database, settings: BaseSettings, target: str) -> N
             success(" OK")
         if not pending:
             info("  No migrations to apply.")
+        await _create_permissions(database, settings)
         return
     revision = "base" if target in DOWN_TO_NOTHING else target
     if direction == "up":
@@ -70,6 +73,16 @@ async def _migrate(database: Database, settings: BaseSettings, target: str) -> N
         info(f"  Unapplying {_label(state)}... OK")
     if not applied and not unapplied:
         info("  No migrations to apply.")
+
+
+async def _create_permissions(database: Database, settings: BaseSettings) -> None:
+    """Django's post-migrate step: every model has its four permissions, so staff can be
+    granted `post.change` for a model added today."""
+    apps.populate(settings.installed_apps)
+    async with database.session():
+        created = await AccountService().ensure_permissions()
+    if created:
+        info(f"  Created {created} permission(s) for new models.")
 
 
 def migrate(
