@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from fastmango.accounts.throttle import build_rate_limiter
+from fastmango.application import build_application
 from fastmango.checks import ImproperlyConfigured, startup_settings
-from fastmango.web.application import build_application
 from llm import LLMClient
 from routes import ROUTERS
 from services.embedding_service import EmbeddingQueue

@@ -30,7 +30,7 @@ from sqlalchemy.types import TypeDecorator
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from fastmango.web.static_files import IMMUTABLE
+from fastmango.static_files import IMMUTABLE
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

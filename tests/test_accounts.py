@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fastmango.accounts.auth import SESSION_COOKIE, hash_password, verify_password
+from fastmango.accounts.auth import hash_password, verify_password
 from fastmango.accounts.models import AccessToken, User
+from fastmango.web.cookies import SESSION_COOKIE
 from tests.utils import CSRF, PASSWORD, csrf_token, login, make_user
 
 pytestmark = pytest.mark.usefixtures("session")

@@ -17,10 +17,11 @@ from sqlalchemy import String, cast, insert, literal, select, true
 
 from auth import ROLE_PERMISSIONS
 from fastmango.accounts.account_service import AccountService
-from fastmango.accounts.auth import SESSION_COOKIE, verify_password
+from fastmango.accounts.auth import verify_password
 from fastmango.accounts.models import AccessToken, AuditAction, AuditLog, Group, User
 from fastmango.admin import admin
 from fastmango.orm import DecimalType, UTCDateTime, utcnow
+from fastmango.web.cookies import SESSION_COOKIE
 from main import create_app
 from models import Product, WebinarRegistrant
 from settings import Settings

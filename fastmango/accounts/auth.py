@@ -47,9 +47,9 @@ from fastmango.conf import BaseSettings
 from fastmango.db import SessionDep
 from fastmango.errors import NotAuthenticated, PermissionDenied, ValidationError
 from fastmango.orm import current_session, instance_info
+from fastmango.web.cookies import SESSION_COOKIE
 
 password_hash = PasswordHash((Argon2Hasher(), BcryptHasher()))
-SESSION_COOKIE = "fastmango_session"
 TOKEN_KEY_PREFIX = "fastmango:token:"  # noqa: S105 (a Redis key prefix)
 # A sorted set per user: its live tokens, scored by when each expires.
 USER_TOKENS_PREFIX = "fastmango:user-tokens:"

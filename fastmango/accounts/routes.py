@@ -9,7 +9,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fastmango.accounts.auth import (
-    SESSION_COOKIE,
     CurrentUser,
     OptionalUser,
     get_optional_user,
@@ -19,6 +18,7 @@ from fastmango.accounts.deps import AuthServiceDep
 from fastmango.accounts.throttle import Throttled
 from fastmango.conf import BaseSettings
 from fastmango.errors import DomainError, NotAuthenticated, NotFound
+from fastmango.web.cookies import SESSION_COOKIE
 from fastmango.web.csrf import SESSION_KEY as CSRF_SESSION_KEY
 from fastmango.web.deps import DatabaseDep, SettingsDep, TemplatesDep
 from fastmango.web.flash import flash

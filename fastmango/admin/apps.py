@@ -6,4 +6,6 @@ from fastmango.apps import AppConfig
 class AdminConfig(AppConfig):
     name = "fastmango.admin"
     verbose_name = "Administration"
-    modules = ()  # the admin classes live in the other apps' `admin` modules
+    # Its pages for the accounts app (users, groups, the audit log); every other app
+    # brings its own `admin` module.
+    modules = ("accounts",)

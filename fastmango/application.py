@@ -30,10 +30,10 @@ from fastmango.conf import BaseSettings
 from fastmango.db import Database
 from fastmango.logging_setup import configure_logging
 from fastmango.mail import build_mailer
+from fastmango.static_files import CachedStaticFiles
 from fastmango.storage import build_storage, mount_media
 from fastmango.web import handlers, middleware
 from fastmango.web.assets import Assets
-from fastmango.web.static_files import CachedStaticFiles
 from fastmango.web.templating import build_templates
 
 logger = logging.getLogger("fastmango")

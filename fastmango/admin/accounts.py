@@ -1,4 +1,4 @@
-"""The accounts app's admin pages: users, groups and the audit log.
+"""The admin's pages for the accounts app: users, groups and the audit log.
 
 Users and groups are for superusers only (editing either is a way to grant oneself
 anything); the audit log is read-only for everyone.

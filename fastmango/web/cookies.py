@@ -1,0 +1,3 @@
+"""The session cookie's name: the accounts app sets it, CSRF and the admin read it."""
+
+SESSION_COOKIE = "fastmango_session"
