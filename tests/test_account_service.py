@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import col
 
 from auth import ROLE_PERMISSIONS
-from fastmango.accounts.account_service import all_codenames
+from fastmango.accounts.account_service import all_codenames, permission_models
 from fastmango.accounts.auth import verify_password
 from fastmango.accounts.models import Group, GroupPermissionLink, Permission, User, UserGroupLink
 from fastmango.errors import Conflict, NotFound, ValidationError
@@ -86,7 +86,8 @@ async def test_set_password(session: Any, accounts: AccountService) -> None:
 
 
 async def test_ensure_permissions_is_idempotent(session: Any, accounts: AccountService) -> None:
-    assert await accounts.ensure_permissions() == 28
+    # Four for every table, as Django makes them (a new model gets its own).
+    assert await accounts.ensure_permissions() == 4 * len(permission_models()) > 0
     assert await accounts.ensure_permissions() == 0
     codenames = set(await Permission.objects.values_list("codename", flat=True))
     assert codenames == set(all_codenames())
