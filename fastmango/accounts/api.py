@@ -94,7 +94,7 @@ async def create_token(request: Request, service: AuthServiceDep) -> Response:
     credentials = await _credentials(request)
     try:
         _user, token = await service.login(
-            credentials.email, credentials.password, client_ip(request)
+            credentials.email, credentials.password, client_ip(request), request
         )
     except Throttled as exc:
         return JSONResponse(
@@ -115,7 +115,7 @@ async def delete_token(request: Request, user: CurrentUser, service: AuthService
     token, kind = request_token(request)
     if token is None or kind != "bearer":
         raise NotAuthenticated("Send the token to revoke as Authorization: Bearer.")
-    await service.logout(token, user)
+    await service.logout(token, user, request)
     return Response(status_code=204)
 
 

@@ -9,6 +9,7 @@ from fastapi_users.authentication.strategy import RedisStrategy, Strategy
 from fastapi_users_db_sqlalchemy import SQLAlchemyUserDatabase
 from redis.asyncio import Redis
 from starlette.background import BackgroundTasks
+from starlette.requests import Request
 
 from fastmango.accounts.account_service import insert_user, normalize_email, revoke_sessions
 from fastmango.accounts.auth import (
@@ -24,6 +25,7 @@ from fastmango.db import Database
 from fastmango.errors import NotAuthenticated, ValidationError
 from fastmango.mail import EmailMessage, Mailer
 from fastmango.orm import current_session, utcnow
+from fastmango.signals import user_logged_in, user_logged_out
 
 INVALID_CREDENTIALS = "Email or password is wrong."
 # Hashed in place of a reset fingerprint for unknown addresses: the same work either way.
@@ -47,12 +49,15 @@ class AuthService:
         # Sessions live in Redis when the strategy does; revocation must reach them there.
         self.redis: Redis | None = strategy.redis if isinstance(strategy, RedisStrategy) else None
 
-    async def login(self, email: str, password: str, ip: str) -> tuple[User, str]:
+    async def login(
+        self, email: str, password: str, ip: str, request: Request | None = None
+    ) -> tuple[User, str]:
         """Reserve a throttle slot, check the credentials; returns the user and a new token.
 
         Raises throttle.Throttled (429) or NotAuthenticated with one message for every
         failure, so nobody learns which accounts exist. The slot is reserved before the
         slow hash, so concurrent guesses are counted as they start, not as they fail.
+        Sends user_logged_in (user, request) once the token is issued.
         """
         attempt = await self.throttle.reserve(email, ip)
         user = await self.manager.authenticate_email(email, password)
@@ -62,11 +67,14 @@ class AuthService:
         user.last_login = utcnow()
         await user.save()
         token = await self.strategy.write_token(user)
+        await user_logged_in.send(type(user), user=user, request=request)
         return user, token
 
-    async def logout(self, token: str, user: User) -> None:
-        """Revoke this session or API token (the others of the user stay valid)."""
+    async def logout(self, token: str, user: User, request: Request | None = None) -> None:
+        """Revoke this session or API token (the others of the user stay valid); then
+        send user_logged_out (user, request)."""
         await self.strategy.destroy_token(token, user)
+        await user_logged_out.send(type(user), user=user, request=request)
 
     async def register(self, email: str, password: str, full_name: str = "") -> User:
         """A new active user; Conflict (409) when the email is taken, races included."""

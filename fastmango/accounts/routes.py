@@ -85,7 +85,7 @@ async def create_login(
 ) -> Response:
     context: dict[str, Any] = {"next": safe_next(next), "email": email}
     try:
-        user, token = await service.login(email, password, client_ip(request))
+        user, token = await service.login(email, password, client_ip(request), request)
     except Throttled as exc:
         context["error"] = TOO_MANY_FAILURES
         refused = render(templates, request, "accounts/login.html", context, 429)
@@ -106,7 +106,7 @@ async def create_login(
 async def create_logout(request: Request, user: OptionalUser, service: AuthServiceDep) -> Response:
     token, kind = request_token(request)
     if user is not None and token is not None and kind == "cookie":
-        await service.logout(token, user)
+        await service.logout(token, user, request)
     request.session.pop(CSRF_SESSION_KEY, None)
     flash(request, "info", "You are signed out.")
     response = RedirectResponse("/", status_code=303)
@@ -141,7 +141,7 @@ async def create_register(
         if password != password2:
             raise DomainError("The two passwords differ.")
         await service.register(email, password, full_name)
-        _user, token = await service.login(email, password, client_ip(request))
+        _user, token = await service.login(email, password, client_ip(request), request)
     except (DomainError, Throttled) as exc:
         context["error"] = getattr(exc, "detail", str(exc))
         status = getattr(exc, "status_code", 429)

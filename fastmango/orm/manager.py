@@ -14,6 +14,7 @@ from fastmango.orm.lookups import Q
 from fastmango.orm.query import QuerySet
 from fastmango.orm.rules import check_rows, check_text
 from fastmango.orm.scope import write
+from fastmango.signals import post_save, pre_save
 
 if TYPE_CHECKING:
     from fastmango.orm.model import Model
@@ -46,10 +47,12 @@ class Manager(QuerySet[M]):
         return instance
 
     async def create(self, **values: Any) -> M:
-        """Validate, insert and return a new row."""
+        """Validate, insert and return a new row (sending pre_save and post_save)."""
         instance = self._build(values)
+        await pre_save.send(self.model, instance=instance, created=True)
         async with write(self.session) as session:
             session.add(instance)
+        await post_save.send(self.model, instance=instance, created=True)
         return instance
 
     async def bulk_create(self, instances: Iterable[M], batch_size: int = 500) -> list[M]:
@@ -59,6 +62,7 @@ class Manager(QuerySet[M]):
         rows. (The ORM's flush would send one INSERT per row on SQLite, where it
         cannot rely on RETURNING order; like Django, we rely on it for a single
         multi-row VALUES statement, which both databases return in order.)
+        As in Django, no pre_save or post_save signals are sent.
         """
         created = list(instances)
         mapper = inspect(self.model)
@@ -98,6 +102,7 @@ class Manager(QuerySet[M]):
             return found, False
         values = {k: v for k, v in lookup.items() if "__" not in k} | (defaults or {})
         instance = self._build(values)
+        await pre_save.send(self.model, instance=instance, created=True)
         async with write(self.session) as session:
             try:
                 async with session.begin_nested():
@@ -107,6 +112,7 @@ class Manager(QuerySet[M]):
                 if found is None:
                     raise
                 return found, False
+        await post_save.send(self.model, instance=instance, created=True)
         return instance, True
 
     async def update_or_create(

@@ -10,6 +10,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
+from fastmango import signals
 from fastmango.orm import exceptions, rules
 from fastmango.orm.fields import UTCDateTime, utcnow
 from fastmango.orm.manager import ManagerDescriptor
@@ -69,20 +70,30 @@ class Model(SQLModel):
         return getattr(self, "id", None)
 
     async def save(self, *, session: AsyncSession | None = None) -> Self:
-        """Insert or update this row (commits unless inside `atomic()`)."""
+        """Insert or update this row (commits unless inside `atomic()`).
+
+        Sends pre_save and post_save (fastmango.signals), `created` True for an insert.
+        """
         session = session if session is not None else current_session()
+        # No identity key yet (never loaded or flushed): this save is an INSERT.
+        state = sa_inspect(self)
+        created = state is not None and state.key is None
+        await signals.pre_save.send(type(self), instance=self, created=created)
         rules.check_instance(self)
         if "updated_at" in type(self).model_fields and self.pk is not None:
             self.updated_at = utcnow()
         async with write(session):
             session.add(self)
+        await signals.post_save.send(type(self), instance=self, created=created)
         return self
 
     async def delete(self, *, session: AsyncSession | None = None) -> None:
-        """Delete this row (the database cascades to dependent rows)."""
+        """Delete this row (the database cascades to dependent rows, without signals)."""
         session = session if session is not None else current_session()
+        await signals.pre_delete.send(type(self), instance=self)
         async with write(session):
             await session.delete(self)
+        await signals.post_delete.send(type(self), instance=self)
 
     async def refresh(self, *, session: AsyncSession | None = None) -> Self:
         """Reload every column from the database."""
