@@ -50,12 +50,7 @@ class UserAdmin(admin.ModelAdmin):
     ) -> None:
         password = data.pop("password", None) or ""
         email = normalize_email(str(data.get("email") or obj.email or ""))
-        data["email"] = email
-        others = User.objects.filter(email=email)
-        if obj.id is not None:
-            others = others.exclude(id=obj.id)
-        if await others.exists():
-            raise ValueError(f"A user with the email {email} already exists.")
+        data["email"] = email  # a taken one is refused after clean (admin/unique.py)
         if password:
             min_length = request.app.state.settings.password_min_length
             AccountService(password_min_length=min_length).check_password(password, email)

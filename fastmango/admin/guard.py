@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from fastmango.admin.filters import DateFilter
 from fastmango.orm.exceptions import FieldError
 from fastmango.orm.lookups import coerce
 
@@ -54,6 +55,8 @@ def _choices(filter_: Any) -> set[str] | None:
         return {"true", "false"}
     if isinstance(filter_, StaticValuesFilter):
         return {str(value) for value, _label in filter_.values}
+    if isinstance(filter_, DateFilter):
+        return set(filter_.choices)
     return None
 
 

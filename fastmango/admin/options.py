@@ -9,7 +9,7 @@ The per-request behaviour lives in the hooks sqladmin calls with the request:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,14 +20,16 @@ from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.models import ModelViewMeta
 from sqladmin.pagination import Pagination
 from sqlalchemy import Select, Subquery, func, select
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fastmango.admin import audit, guard
+from fastmango.admin import audit, guard, unique
 from fastmango.admin.actions import AdminAction, action, action_methods
 from fastmango.admin.labels import LabelledConverter
 from fastmango.admin.mapping import check, readonly_fields, sqladmin_options
+from fastmango.admin.slugs import prepopulate
 from fastmango.orm import utcnow
 
 __all__ = ["ImproperlyConfigured", "ModelAdmin", "action", "register", "registry"]
@@ -49,7 +51,10 @@ class ModelAdmin(ModelView):
     Options (all checked at registration, unknown field names are an error):
     `list_display`, `list_filter`, `search_fields` (Django's `webinar__title` paths),
     `readonly_fields`, `ordering` (`"-price"`), `list_per_page`, `actions`,
-    `exclude` (never in the form), `sortable_by` (default: list_display columns).
+    `exclude` (never in the form), `sortable_by` (default: list_display columns),
+    `prepopulated_fields` ({"slug": ("title",)}: an empty slug is made on save).
+    Django options not listed here (`inlines`, `fieldsets` ...) are refused at registration.
+    A value a unique constraint already holds is a form error (admin/unique.py).
     Permissions: `permission_name` is the codename prefix (default: the model name
     lowercased, `webinarregistrant`); `superuser_only` closes the view to staff.
     sqladmin's own `can_create`/`can_edit`/`can_delete` switch an action off for everyone.
@@ -64,6 +69,7 @@ class ModelAdmin(ModelView):
     actions: ClassVar[Sequence[AdminAction]] = ()
     exclude: ClassVar[Sequence[str]] = ()
     sortable_by: ClassVar[Sequence[str] | None] = None
+    prepopulated_fields: ClassVar[Mapping[str, Sequence[str]]] = {}
 
     permission_name: ClassVar[str] = ""
     superuser_only: ClassVar[bool] = False
@@ -75,6 +81,7 @@ class ModelAdmin(ModelView):
     column_type_formatters = _FORMATTERS
     column_type_formatters_detail = _DETAIL_FORMATTERS
     form_converter = LabelledConverter
+    form_base_class = unique.TrackedForm
     can_view_details = True
     can_import = False  # a CSV import would bypass clean() and the audit trail
 
@@ -93,12 +100,37 @@ class ModelAdmin(ModelView):
         # so a forged form cannot change it.
         for name in self.readonly_fields:
             data.pop(name, None)
+        prepopulate(self.prepopulated_fields, data, model)
         await self.clean(data, model, is_created, request)
         audit.validate(self.model, model, data)
+        unique.remember(self.model, data, model, request)
+        duplicates = await unique.taken(self, request)
+        if duplicates:
+            raise unique.refuse(self.model, duplicates)
         if not is_created:
             audit.remember(request, model, audit.snapshot_with_relations(model))
             if hasattr(model, "updated_at"):
                 model.updated_at = utcnow()
+
+    async def insert_model(self, request: Request, data: dict[str, Any]) -> Any:
+        try:
+            return await super().insert_model(request, data)
+        except IntegrityError:
+            await self._refuse_duplicates(request)
+            raise
+
+    async def update_model(self, request: Request, pk: str, data: dict[str, Any]) -> Any:
+        try:
+            return await super().update_model(request, pk, data)
+        except IntegrityError:
+            await self._refuse_duplicates(request)
+            raise
+
+    async def _refuse_duplicates(self, request: Request) -> None:
+        # A concurrent save took the value between the check and the commit.
+        duplicates = await unique.taken(self, request)
+        if duplicates:
+            raise unique.refuse(self.model, duplicates) from None
 
     async def after_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request

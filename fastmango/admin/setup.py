@@ -8,6 +8,7 @@ site's session cookie is the admin session, and signing out is the site's logout
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from fastmango.accounts.auth import UserManager, get_strategy, request_token
 from fastmango.accounts.models import User
+from fastmango.admin import unique
 from fastmango.admin.files import stored_file
 from fastmango.admin.labels import label_for, model_classes
 from fastmango.admin.options import registry
@@ -130,6 +132,8 @@ def mount(app: FastAPI, settings: BaseSettings, database: Database) -> SiteAdmin
     # database away that is the site's 503 too.
     site.admin.add_exception_handler(HTTPException, handlers.http_error)
     handlers.install_database_errors(site.admin)
+    # A refused duplicate is a form error, not a fault: no traceback (admin/unique.py).
+    logging.getLogger("sqladmin.application").addFilter(unique.QUIET)
     # sqladmin formats a related row by its exact class: every table, named by str().
     labels = dict.fromkeys(model_classes(), label_for)
     for view in registry.values():

@@ -34,6 +34,21 @@ class Manager(QuerySet[M]):
         mapper = inspect(self.model)
         relations = {k: v for k, v in values.items() if k in mapper.relationships}
         columns = {k: v for k, v in values.items() if k not in relations}
+        for name, value in relations.items():
+            relation = mapper.relationships[name]
+            target = relation.mapper.class_
+            if not relation.uselist and value is not None and not isinstance(value, target):
+                raise FieldError(
+                    f"{self.model.__name__}.{name} must be a {target.__name__}, "
+                    f"not {type(value).__name__}"
+                )
+            if relation.direction.name == "MANYTOONE" and value is not None:
+                # The key columns too: model_validate requires them (and Django sets them).
+                for local, remote in relation.local_remote_pairs or ():
+                    related = getattr(value, relation.mapper.get_property_by_column(remote).key)
+                    if related is not None:
+                        columns.setdefault(mapper.get_property_by_column(local).key, related)
+        columns = self._foreign_keys(columns)
         unknown = sorted(set(columns) - set(mapper.column_attrs.keys()))
         if unknown:
             raise FieldError(
@@ -45,6 +60,33 @@ class Manager(QuerySet[M]):
         for name, value in relations.items():
             setattr(instance, name, value)
         return instance
+
+    def _foreign_keys(self, columns: dict[str, Any]) -> dict[str, Any]:
+        """Django's `author=user` for a model with only the column `author_id`: the row's key."""
+        mapper = inspect(self.model)
+        resolved = dict(columns)
+        for name, value in columns.items():
+            key = f"{name}_id"
+            if name in mapper.column_attrs or key not in mapper.column_attrs:
+                continue
+            foreign_keys = list(mapper.columns[key].foreign_keys)
+            if len(foreign_keys) != 1 or key in columns:
+                continue
+            del resolved[name]
+            if value is None:
+                resolved[key] = None
+                continue
+            referenced = foreign_keys[0].column
+            if getattr(type(value), "__table__", None) is not referenced.table:
+                raise FieldError(
+                    f"{self.model.__name__}.{name} must be a row of {referenced.table.name!r}, "
+                    f"not {type(value).__name__}"
+                )
+            target = inspect(type(value)).get_property_by_column(referenced).key
+            resolved[key] = getattr(value, target)
+            if resolved[key] is None:
+                raise FieldError(f"{self.model.__name__}.{name}: save the related row first")
+        return resolved
 
     async def create(self, **values: Any) -> M:
         """Validate, insert and return a new row (sending pre_save and post_save)."""
