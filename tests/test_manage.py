@@ -27,6 +27,7 @@ from fastmango.db import Database
 from fastmango.errors import ValidationError
 from fastmango.management import check as check_module
 from fastmango.management import migrate as migrate_module
+from fastmango.management.server import HeaderDeadlineProtocol
 from fastmango.management.shell import AsyncShell
 from fastmango.management.startapp import check_name, wire_router
 from models import Product
@@ -201,6 +202,8 @@ def test_runserver_prints_the_url_and_serves_main_app(monkeypatch: pytest.Monkey
     assert "http://127.0.0.1:8123/" in result.output
     # Our logging, not uvicorn's (its access log would print query strings).
     expected = {"host": "127.0.0.1", "port": 8123, "reload": True}
+    # The slow-client deadline protocol; client addresses from the app's own proxy check.
+    expected |= {"http": HeaderDeadlineProtocol, "proxy_headers": False}
     assert calls == [("main:app", expected | {"access_log": False, "log_config": None})]
 
 

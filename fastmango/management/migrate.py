@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import inspect
 
 from fastmango import migrations
 from fastmango.accounts.account_service import AccountService
+from fastmango.accounts.models import Permission
 from fastmango.apps import apps
 from fastmango.conf import BaseSettings
 from fastmango.db import Database
@@ -79,6 +81,10 @@ async def _create_permissions(database: Database, settings: BaseSettings) -> Non
     """Django's post-migrate step: every model has its four permissions, so staff can be
     granted `post.change` for a model added today."""
     apps.populate(settings.installed_apps)
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    if Permission.__tablename__ not in tables:
+        return  # a new project before its first migration
     async with database.session():
         created = await AccountService().ensure_permissions()
     if created:

@@ -53,9 +53,12 @@ class Model(SQLModel):
 
     def __str__(self) -> str:
         """Django's: the row's name; `Product object (3)` when the model names none."""
-        if self.label_field is not None:
-            return str(getattr(self, self.label_field))
-        return f"{type(self).__name__} object ({self.pk})"
+        # Loaded values only (never a lazy load, which is an error under asyncio).
+        loaded = self.__dict__
+        label = loaded.get(self.label_field) if self.label_field else None
+        if label is not None:
+            return str(label)
+        return f"{type(self).__name__} object ({loaded.get('id')})"
 
     def __repr_args__(self) -> Sequence[tuple[str | None, Any]]:
         # repr(), str() and rich's pretty printer all read these: secrets stay out.
