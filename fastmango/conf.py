@@ -21,8 +21,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings as PydanticBaseSettings
 from pydantic_settings import NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 # The key shipped for development. Production refuses it (see fastmango.checks).
 DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 (refused in production)
@@ -174,6 +172,10 @@ class BaseSettings(PydanticBaseSettings):
     def _check_database_url(cls, value: str) -> str:
         if not value:
             return value  # filled from base_dir below
+        # Imported here: reading settings (`manage.py --help`) need not load SQLAlchemy.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(value)
         except (ArgumentError, ValueError):
@@ -238,6 +240,8 @@ class BaseSettings(PydanticBaseSettings):
     @property
     def safe_database_url(self) -> str:
         """The database URL with its password masked, for logs and messages."""
+        from sqlalchemy.engine import make_url
+
         return make_url(self.database_url).render_as_string(hide_password=True)
 
 

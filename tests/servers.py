@@ -45,6 +45,21 @@ def server_env(**values: str) -> dict[str, str]:
     return env | {"PYTHONWARNINGS": "error"} | values
 
 
+def sqlite_server_env(folder: Path, port: int, **values: str) -> dict[str, str]:
+    """A test server of the app on its own SQLite file and media folder under `folder`,
+    migrated at start-up, mail kept in memory; `values` add or replace settings."""
+    return server_env(
+        ENVIRONMENT="test",
+        SECRET_KEY=SERVER_SECRET_KEY,
+        DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'app.db'}",
+        MIGRATE_ON_STARTUP="true",
+        MEDIA_ROOT=str(folder / "media"),
+        EMAIL_BACKEND="memory",
+        PORT=str(port),
+        **values,
+    )
+
+
 @dataclass
 class Server:
     url: str

@@ -18,12 +18,11 @@ from fastmango.web.request_guard import ProxyHeadersMiddleware
 from settings import Settings
 from tests.servers import (
     ROOT,
-    SERVER_SECRET_KEY,
     Server,
     free_port,
     manage_command,
     running,
-    server_env,
+    sqlite_server_env,
 )
 
 
@@ -138,14 +137,9 @@ def trusting_server(
 ) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("trusting")
     port = free_port()
-    env = server_env(
-        ENVIRONMENT="test",
-        SECRET_KEY=SERVER_SECRET_KEY,
-        DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'app.db'}",
-        MIGRATE_ON_STARTUP="true",
-        MEDIA_ROOT=str(folder / "media"),
-        EMAIL_BACKEND="memory",
-        PORT=str(port),
+    env = sqlite_server_env(
+        folder,
+        port,
         # Read by uvicorn's own CLI too (its --forwarded-allow-ips default).
         FORWARDED_ALLOW_IPS="*",
         LOG_FORMAT="json",

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import SERVER_SECRET_KEY, Server, free_port, manage_command, running, server_env
+from tests.servers import Server, free_port, manage_command, running, sqlite_server_env
 
 CEILING = 60.0  # seconds; a connection still open by then was never going to be closed
 
@@ -25,14 +25,9 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("slow-clients")
     port = free_port()
-    env = server_env(
-        ENVIRONMENT="test",
-        SECRET_KEY=SERVER_SECRET_KEY,
-        DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'app.db'}",
-        MIGRATE_ON_STARTUP="true",
-        MEDIA_ROOT=str(folder / "media"),
-        EMAIL_BACKEND="memory",
-        PORT=str(port),
+    env = sqlite_server_env(
+        folder,
+        port,
         REQUEST_HEADER_TIMEOUT="1",
         REQUEST_BODY_TIMEOUT="1",
         LOG_FORMAT="text",
