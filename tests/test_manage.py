@@ -560,8 +560,11 @@ async def test_startapp_scaffolds_a_working_app(
         tool, "mypy", "--follow-imports=silent", "--cache-dir", cache, *python_files, cwd=project
     )
     assert typed.returncode == 0, typed.stdout
+    # Its own temporary root: a second session under the default one would take access
+    # to it away from this session's servers (see conftest.pg_server).
+    inner = f"--basetemp={project.parent / 'inner-pytest'}"
     tested = await asyncio.to_thread(
-        tool, "pytest", "-q", "-p", "no:cacheprovider", created[3], cwd=project
+        tool, "pytest", "-q", "-p", "no:cacheprovider", inner, created[3], cwd=project
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "2 passed" in tested.stdout

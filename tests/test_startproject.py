@@ -64,7 +64,10 @@ def test_the_project_has_the_promised_files(project: tuple[Path, dict[str, str]]
 
 def test_its_own_tests_pass(project: tuple[Path, dict[str, str]]) -> None:
     folder, env = project
-    result = run(["-m", "pytest", "-q", "-p", "no:cacheprovider"], folder, env)
+    # A temporary root of its own: a second pytest session under the default root would
+    # take access to it away from this session's PostgreSQL (see conftest.pg_server).
+    inner = f"--basetemp={folder.parent / 'inner-pytest'}"
+    result = run(["-m", "pytest", "-q", "-p", "no:cacheprovider", inner], folder, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
 
